@@ -1,0 +1,48 @@
+"""The Iptor multiflex Base Module website."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, load_settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build and configure the application.
+
+    ``test_config`` overrides the settings read from the environment.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(load_settings(Path(app.instance_path)))
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    from . import cli, errors, i18n, legal, rendering
+    from .extensions import babel, csrf
+
+    i18n.init_app(app)
+    babel.init_app(app, locale_selector=i18n.current_locale)
+    csrf.init_app(app)
+    app.extensions["legal"] = legal.LegalLibrary(app.config["LEGAL_DIR"])
+    rendering.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    from .views import forms, pages, privacy_requests
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.negotiation)
+    app.register_blueprint(forms.bp)
+    app.register_blueprint(privacy_requests.bp)
+    return app

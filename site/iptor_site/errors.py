@@ -1,0 +1,32 @@
+"""Localized error pages in the site's layout."""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+def _render(code: int):
+    g.status_page = True
+    return render_template(f"errors/{code}.html"), code
+
+
+def init_app(app: Flask) -> None:
+    """Register the 404, 405 and 500 pages."""
+
+    @app.errorhandler(404)
+    def not_found(exc: HTTPException):
+        return _render(404)
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc: HTTPException):
+        response = exc.get_response()
+        body, code = _render(405)
+        response.set_data(body)
+        response.mimetype = "text/html"
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(exc: InternalServerError):
+        app.logger.error("unhandled error", exc_info=exc.original_exception)
+        return _render(500)

@@ -1,0 +1,97 @@
+"""What a visitor does in a real browser (Debian's Chromium through Playwright)."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server, locale="en-GB")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page_without_js(browser, server):
+    context = browser.new_context(base_url=server, java_script_enabled=False)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def expected_texts(client, lang, users):
+    html = client.get(f"/{lang}/pricing?users={users}").text
+    return dict(re.findall(r'data-field="([a-z_]+)">([^<]*)<', html))
+
+
+def test_estimator_updates_live_with_javascript(page, client):
+    page.goto("/de/pricing")
+    result = page.locator("#estimate-result")
+    assert result.is_hidden()
+    page.fill("#users", "12")
+    expected = expected_texts(client, "de", 12)
+    month = page.locator('[data-field="per_month"]')
+    month.filter(has_text=expected["per_month"]).wait_for()
+    assert result.is_visible()
+    assert page.locator('[data-field="per_term"]').inner_text() == expected["per_term"]
+    assert page.locator('[data-field="summary"]').inner_text() == expected["summary"]
+    assert page.get_attribute("#demo-cta", "href") == "/de/demo?users=12"
+    assert page.url.endswith("/de/pricing"), "the live update must not reload the page"
+
+    page.fill("#users", "3000")
+    month.filter(has_text=expected_texts(client, "de", 3000)["per_month"]).wait_for()
+    assert page.get_attribute("#demo-cta", "href") == "/de/demo?users=3000"
+
+
+def test_estimator_works_without_javascript(page_without_js, client):
+    page = page_without_js
+    page.goto("/fr/pricing")
+    page.fill("#users", "12")
+    page.get_by_role("button", name="Calculer").click()
+    page.wait_for_url(re.compile(r"/fr/pricing\?users=12"))
+    expected = expected_texts(client, "fr", 12)
+    assert page.locator('[data-field="per_month"]').inner_text() == expected["per_month"]
+    assert page.locator("#users").input_value() == "12"
+    page.locator("#demo-cta").click()
+    page.wait_for_url(re.compile(r"/fr/demo\?users=12$"))
+
+
+def test_estimator_error_without_javascript_keeps_the_input(page_without_js):
+    page = page_without_js
+    page.goto("/nl/pricing")
+    page.fill("#users", "20000")
+    page.locator(".estimator-form button").click()
+    page.wait_for_url(re.compile(r"users=20000"))
+    assert page.locator("#users").get_attribute("aria-invalid") == "true"
+    assert page.locator("#users").input_value() == "20000"
+    assert page.locator("#users-error").is_visible()
+
+
+def test_language_switcher_changes_page_and_remembers(page):
+    page.goto("/en/pricing")
+    page.get_by_role("navigation", name="Language").get_by_role("link", name="Français").click()
+    page.wait_for_url(re.compile(r"/fr/pricing$"))
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.goto("/privacy")
+    page.wait_for_url(re.compile(r"/fr/privacy$"))
+
+
+def test_accept_language_picks_the_first_page(browser, server):
+    context = browser.new_context(base_url=server, locale="de-AT")
+    page = context.new_page()
+    page.goto("/")
+    assert re.search(r"/de/$", page.url)
+    assert page.locator("h1").inner_text() == "Iptor multiflex Basismodul"
+    context.close()
+
+
+def test_policy_table_of_contents_jumps_to_the_section(page):
+    page.goto("/nl/privacy")
+    page.locator(".toc a").nth(3).click()
+    assert re.search(r"#[a-z-]+$", page.url)
+    anchor = page.url.rsplit("#", 1)[1]
+    assert page.locator(f"#{anchor}").is_visible()
