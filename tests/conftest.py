@@ -7,11 +7,19 @@ import shutil
 import threading
 from pathlib import Path
 
+import uuid
+
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from iptor_site import create_app
+from iptor_site import create_app, migrate
 from iptor_site.config import PROJECT_ROOT
+from iptor_site.db import normalize_url
+from iptor_site.extensions import db
+
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,20 +32,77 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database to copy for each test: PostgreSQL when TEST_DATABASE_URL
+    is set, else an SQLite file. Migrating once keeps a fresh database per test cheap."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if server_url:
+        admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
+        template = "iptor_test_template"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {template}")
+        url = make_url(normalize_url(server_url)).set(database=template)
+        _migrate(url.render_as_string(hide_password=False))
+        yield ("postgresql", admin, template)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+        _migrate(f"sqlite:///{path}")
+        yield ("sqlite", path, None)
+
+
+def _migrate(url: str) -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url})
+    with app.app_context():
+        migrate.upgrade()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def make_app(tmp_path):
-    """Build an app with settings overridden for one test."""
+def database_url(database_template, tmp_path):
+    """A fresh, migrated database for one test."""
+    kind, source, template = database_template
+    if kind == "sqlite":
+        target = tmp_path / "test.sqlite3"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url):
+    """Build an app with settings overridden for one test, on the test's own database."""
+    apps = []
 
     def _make(**overrides):
         config = {
             "TESTING": True,
-            "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+            "SECRET_KEY": TEST_SECRET,
             "SITE_URL": "",
+            "DATABASE_URL": database_url,
+            "MAIL_DIR": str(tmp_path / "mail"),
+            "FORM_MIN_FILL_SECONDS": 0,
+            "RATELIMIT_FORM_PER_IP": "1000 per hour",
+            "RATELIMIT_FORM_PER_EMAIL": "1000 per hour",
         }
         config.update(overrides)
-        return create_app(config)
+        app = create_app(config)
+        apps.append(app)
+        return app
 
-    return _make
+    yield _make
+    for app in apps:
+        app.extensions["database"].kw["bind"].dispose()
 
 
 @pytest.fixture
@@ -77,6 +142,13 @@ def server(app):
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     thread.join()
+
+
+@pytest.fixture
+def client(app):
+    """Replace pytest-flask's client: it keeps the last request's context pushed,
+    so a second client's requests would share that request's ``g``."""
+    return app.test_client()
 
 
 @pytest.fixture(autouse=True)

@@ -28,16 +28,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import cli, errors, i18n, legal, rendering
-    from .extensions import babel, csrf
+    from . import cli, errors, i18n, legal, mail, migrate, rendering
+    from .extensions import babel, csrf, db, limiter
 
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.current_locale)
     csrf.init_app(app)
+    db.init_app(app)
+    limiter.init_app(app)
     app.extensions["legal"] = legal.LegalLibrary(app.config["LEGAL_DIR"])
     rendering.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    migrate.init_app(app)
+    mail.init_app(app)
 
     from .views import forms, pages, privacy_requests
 

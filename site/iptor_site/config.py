@@ -65,6 +65,13 @@ def _secret_key(env: str, instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _choice(name: str, default: str, choices: set[str]) -> str:
+    value = os.environ.get(name, default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
 def load_settings(instance_path: Path) -> dict:
     """All settings as a Flask config mapping."""
     env = os.environ.get("IPTOR_ENV", "development")
@@ -92,4 +99,40 @@ def load_settings(instance_path: Path) -> dict:
         "EMAIL_SUPERVISORY_AUTHORITY": os.environ.get(
             "EMAIL_SUPERVISORY_AUTHORITY", "imy@imy.se"
         ),
+        # Any SQLAlchemy URL; PostgreSQL in production.
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance_path / 'iptor.sqlite3'}"
+        ),
+        # Mail: with no SMTP_HOST, messages are written as .eml files to MAIL_DIR.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", False),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
+        "MAIL_DIR": os.environ.get("MAIL_DIR", str(instance_path / "mail")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Iptor <no-reply@iptor.com>"),
+        "MAIL_SALES_TEAM": os.environ.get("MAIL_SALES_TEAM", "sales@iptor.com"),
+        "MAIL_PRIVACY_TEAM": os.environ.get("MAIL_PRIVACY_TEAM", "privacy@iptor.com"),
+        # Demo booking calendar.
+        "DEMO_TIMEZONE": os.environ.get("DEMO_TIMEZONE", "Europe/Stockholm"),
+        "DEMO_DAY_START": os.environ.get("DEMO_DAY_START", "09:00"),
+        "DEMO_DAY_END": os.environ.get("DEMO_DAY_END", "17:00"),
+        "DEMO_SLOT_MINUTES": _int("DEMO_SLOT_MINUTES", 45),
+        "DEMO_DAYS_AHEAD": _int("DEMO_DAYS_AHEAD", 15),
+        "DEMO_WORKDAYS": os.environ.get("DEMO_WORKDAYS", "1,2,3,4,5"),  # ISO weekdays
+        "DEMO_SEATS": _int("DEMO_SEATS", 1),
+        # Forms.
+        "EMAIL_CHECK_DELIVERABILITY": _bool("EMAIL_CHECK_DELIVERABILITY", False),
+        "IP_STORAGE": _choice("IP_STORAGE", "truncated", {"truncated", "full"}),
+        "FORM_MIN_FILL_SECONDS": _int("FORM_MIN_FILL_SECONDS", 3),
+        "INQUIRY_RESPONSE_DAYS": _int("INQUIRY_RESPONSE_DAYS", 30),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        "WTF_CSRF_TIME_LIMIT": _int("CSRF_TIME_LIMIT", 4 * 3600),
+        # Rate limits (Flask-Limiter syntax); RATELIMIT_STORAGE_URI=redis://… shares them.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_FORM_PER_IP": os.environ.get("RATELIMIT_FORM_PER_IP", "20 per hour"),
+        "RATELIMIT_FORM_PER_EMAIL": os.environ.get("RATELIMIT_FORM_PER_EMAIL", "5 per hour"),
+        "RATELIMIT_HEADERS_ENABLED": True,
     }

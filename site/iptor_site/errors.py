@@ -26,6 +26,18 @@ def init_app(app: Flask) -> None:
         response.mimetype = "text/html"
         return response
 
+    @app.errorhandler(413)
+    def too_large(exc: HTTPException):
+        return _render(413)
+
+    @app.errorhandler(429)
+    def too_many(exc: HTTPException):
+        body, code = _render(429)
+        response = exc.get_response()
+        response.set_data(body)
+        response.mimetype = "text/html"
+        return response
+
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError):
         app.logger.error("unhandled error", exc_info=exc.original_exception)

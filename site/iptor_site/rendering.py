@@ -86,5 +86,12 @@ def _page_context() -> dict:
 
 
 def init_app(app: Flask) -> None:
-    """Register the page context for every template."""
+    """Register the page context and the helpers every template may use."""
+    from . import consent
+
     app.context_processor(_page_context)
+    app.jinja_env.globals.update(
+        consent_keys=consent.statement_keys,
+        consent_label=consent.statement_label,
+        policy_link=consent.policy_link,
+    )

@@ -1,16 +1,144 @@
-"""Demo booking."""
+"""Demo booking: a real slot from the live calendar, in the visitor's time zone."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from wtforms import SelectChoice
 
+from .. import antispam, formflow, leads, slots
+from ..extensions import csrf, db, limiter
 from ..pricing import parse_users
+from ..ratelimits import per_email, per_ip
+from ..webforms import DemoForm, country_choices
+from .pages import privacy_version
 
 bp = Blueprint("forms", __name__, url_prefix="/<locale:lang>")
 
+FORM_NAME = "demo"
+SESSION_KEY = "demo_booking"
 
-@bp.get("/demo")
+
+def _time_zone(requested: str | None) -> str:
+    return slots.valid_time_zone(requested) or slots.DEFAULT_TIME_ZONE[g.lang]
+
+
+def _prepare(form: DemoForm, zone: str) -> None:
+    form.country.choices = [SelectChoice("", gettext("Choose a country"))] + [
+        SelectChoice(code, name) for code, name in country_choices(g.lang)
+    ]
+    form.time_zone.data = zone
+
+
+def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = None) -> Response:
+    # The calendar is read when the form is shown, so it is current after losing a race too.
+    form.slot.choices = [SelectChoice("", gettext("Choose a date and time"))] + [
+        SelectChoice(value, label, optgroup=day)
+        for day, options in slots.grouped(slots.free(db.session), zone)
+        for value, label in options
+    ]
+    html = render_template(
+        "forms/demo.html",
+        form=form,
+        zone=zone,
+        zones=slots.time_zone_choices(zone),
+        notice=notice,
+        slot_minutes=current_app.config["DEMO_SLOT_MINUTES"],
+    )
+    return Response(html, status=status)
+
+
+@bp.route("/demo", methods=["GET", "POST"])
+@csrf.exempt  # the form validates its own CSRF token, so a failure keeps what was typed
+@limiter.limit(per_ip, methods=["POST"])
+@limiter.limit(per_email, key_func=per_email.key, methods=["POST"])
 def demo():
-    """Where the pricing page's call to action leads (the booking form is issue #3)."""
-    users, _ = parse_users(request.args.get("users"))
-    return render_template("forms/demo_placeholder.html", users=users)
+    """Book a demo: pick a free slot and leave your details."""
+    form = DemoForm()
+    zone = _time_zone(form.time_zone.data if request.method == "POST" else request.args.get("tz"))
+    _prepare(form, zone)
+    if request.method == "GET":
+        users, valid = parse_users(request.args.get("users"))
+        if users and valid:
+            form.users.data = str(users)
+        form.started.data = antispam.start_token(FORM_NAME)
+        return _render(form, zone)
+
+    def save(db_session, now):
+        slot = slots.parse_slot(form.slot.data)
+        if slot is None or slot not in slots.offered(now):
+            raise formflow.FormRejected("slot", gettext("Choose one of the times offered."), 422)
+        if slot not in slots.free(db_session, now):
+            raise formflow.FormRejected("slot", _taken_message())
+        try:
+            return leads.book_demo(db_session, form, slot=slot,
+                                   policy_version=privacy_version(), now=now)
+        except leads.SlotTaken:
+            raise formflow.FormRejected("slot", _taken_message()) from None
+
+    def render(status, notice=None):
+        return _render(form, zone, status, notice)
+
+    def done(booking):
+        session[SESSION_KEY] = booking.id
+        return redirect(url_for(".demo_booked"), 303)
+
+    return formflow.submit(form, FORM_NAME, save, render, done)
+
+
+def _taken_message() -> str:
+    return gettext("Someone else has just booked this time. Please choose another one; "
+                   "everything else you entered is still here.")
+
+
+@bp.get("/demo/slots")
+def demo_slots():
+    """Free slots labelled for a time zone, for the form's script."""
+    zone = _time_zone(request.args.get("tz"))
+    return jsonify(
+        zone=zone,
+        groups=[{"label": day, "options": options}
+                for day, options in slots.grouped(slots.free(db.session), zone)],
+    )
+
+
+def _booking():
+    from ..models import DemoBooking
+
+    booking_id = session.get(SESSION_KEY)
+    return db.session.get(DemoBooking, booking_id) if booking_id else None
+
+
+@bp.get("/demo/booked")
+def demo_booked():
+    """Post/redirect/get confirmation of the visitor's own booking."""
+    booking = _booking()
+    if booking is None:
+        return redirect(url_for(".demo"))
+    g.status_page = True  # personal: no canonical, not indexed
+    when = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+    return render_template("forms/demo_booked.html", booking=booking, when=when)
+
+
+@bp.get("/demo/booked.ics")
+def demo_calendar():
+    """The visitor's booking as a calendar file."""
+    booking = _booking()
+    if booking is None:
+        return redirect(url_for(".demo"))
+    return Response(
+        leads.demo_calendar_file(booking),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="iptor-demo.ics"'},
+    )

@@ -31,6 +31,11 @@ negotiation = Blueprint("negotiation", __name__)
 PRIVACY_DOC = "privacy"
 
 
+def privacy_version() -> str:
+    """The current version of the privacy policy, recorded with every consent."""
+    return current_app.extensions["legal"].current_version(PRIVACY_DOC)
+
+
 def privacy_locales() -> list[str]:
     """Locales that have the current version of the privacy policy."""
     have = current_app.extensions["legal"].locales(PRIVACY_DOC)

@@ -1,0 +1,67 @@
+"""The database: one engine per app, one session per request or command."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalize_url(url: str) -> str:
+    """Accept the common ``postgres://`` spellings and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # Take the write lock up front: a transaction that reads and then writes
+        # would otherwise fail with SQLITE_BUSY instead of waiting its turn.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Created unbound in ``extensions``; ``init_app`` gives each app its engine."""
+
+    def init_app(self, app: Flask) -> None:
+        url = normalize_url(app.config["DATABASE_URL"])
+        options = {"future": True}
+        if url.startswith("postgresql"):
+            options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, **options)
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine)
+        app.extensions["database"] = sessionmaker(engine, expire_on_commit=False)
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions["database"].kw["bind"]
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, opened on first use."""
+        if "db_session" not in g:
+            g.db_session = current_app.extensions["database"]()
+        return g.db_session
+
+    @staticmethod
+    def _close_session(_exc=None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()

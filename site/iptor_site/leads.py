@@ -1,0 +1,165 @@
+"""Saving a form submission as a lead: one transaction with its consent stamp and mail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app, g, render_template
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import consent, ics, mail, slots
+from .models import DemoBooking, Lead, OutboxMessage, PrivacyInquiry
+from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
+
+TEAM_LOCALE = "en"
+
+
+class SlotTaken(Exception):
+    """Every seat of the chosen slot was booked first by someone else."""
+
+
+def _lead(form, kind: str, now: datetime) -> Lead:
+    return Lead(
+        kind=kind,
+        created_at=now,
+        locale=g.lang,
+        name=form.name.data,
+        email=form.email.data,
+        marketing_opt_in=bool(getattr(form, "marketing", None) and form.marketing.data),
+    )
+
+
+def demo_calendar_file(booking: DemoBooking) -> bytes:
+    """The booking as an .ics file, in the current locale."""
+    details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+    return ics.event(
+        uid=f"demo-{booking.id}@iptor.com",
+        start=booking.slot_start,
+        minutes=booking.duration_minutes,
+        summary=gettext("Iptor multiflex demo"),
+        description=gettext(
+            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s (%(zone)s).",
+            **details,
+        ),
+        organizer=current_app.config["MAIL_SALES_TEAM"],
+        stamp=booking.lead.created_at,
+    )
+
+
+def _demo_mails(session: Session, booking: DemoBooking) -> None:
+    lead = booking.lead
+    details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+    person = mail.build_message(
+        to_name=lead.name,
+        to_address=lead.email,
+        subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
+        body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
+        locale=lead.locale,
+        reply_to=current_app.config["MAIL_SALES_TEAM"],
+        attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking)),),
+    )
+    mail.enqueue(session, person, kind="demo-confirmation", lead_id=lead.id)
+    with force_locale(TEAM_LOCALE):
+        team_when = slots.describe(booking.slot_start, current_app.config["DEMO_TIMEZONE"],
+                                   booking.duration_minutes)
+        team = mail.build_message(
+            to_name=None,
+            to_address=current_app.config["MAIL_SALES_TEAM"],
+            subject=f"New demo booking #{booking.id}: {team_when['date']} {team_when['start']}",
+            body=render_template("mail/demo_team.txt", lead=lead, booking=booking, when=team_when),
+            locale=TEAM_LOCALE,
+        )
+    mail.enqueue(session, team, kind="demo-team", lead_id=lead.id)
+
+
+def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
+              now: datetime) -> DemoBooking:
+    """Store the lead, its consent stamp, the booking and its mail, in one transaction.
+
+    Each seat of the slot is tried in its own transaction; the database's unique
+    (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
+    """
+    for seat in range(1, current_app.config["DEMO_SEATS"] + 1):
+        lead = _lead(form, "demo", now)
+        booking = DemoBooking(
+            lead=lead,
+            slot_start=slot,
+            seat=seat,
+            duration_minutes=current_app.config["DEMO_SLOT_MINUTES"],
+            time_zone=form.time_zone.data,
+            company=form.company.data,
+            country=form.country.data,
+            phone=form.phone.data or None,
+            users=int(form.users.data),
+            message=form.message.data or None,
+        )
+        try:
+            session.add_all([lead, booking])
+            session.flush()  # claims the seat, or fails here if it is taken
+            consent.stamp(session, lead, form, form_name="demo", form_version=DEMO_FORM_VERSION,
+                          policy_version=policy_version, now=now)
+        except IntegrityError:
+            session.rollback()
+            continue
+        _demo_mails(session, booking)
+        session.commit()
+        return booking
+    raise SlotTaken()
+
+
+def _inquiry_mails(session: Session, inquiry: PrivacyInquiry) -> None:
+    lead = inquiry.lead
+    person = mail.build_message(
+        to_name=lead.name,
+        to_address=lead.email,
+        subject=gettext("We have received your privacy request"),
+        body=render_template("mail/inquiry_confirmation.txt", lead=lead, inquiry=inquiry,
+                             request_label=REQUEST_TYPES[inquiry.request_type]),
+        locale=lead.locale,
+        reply_to=current_app.config["MAIL_PRIVACY_TEAM"],
+    )
+    mail.enqueue(session, person, kind="inquiry-confirmation", lead_id=lead.id)
+    with force_locale(TEAM_LOCALE):
+        team = mail.build_message(
+            to_name=None,
+            to_address=current_app.config["MAIL_PRIVACY_TEAM"],
+            subject=f"New privacy request #{inquiry.id} ({inquiry.request_type}), due {inquiry.due_on.isoformat()}",
+            body=render_template("mail/inquiry_team.txt", lead=lead, inquiry=inquiry,
+                                 request_label=REQUEST_TYPES[inquiry.request_type]),
+            locale=TEAM_LOCALE,
+        )
+    mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
+
+
+def file_inquiry(session: Session, form, *, policy_version: str,
+                 now: datetime) -> PrivacyInquiry:
+    """Store the lead, its consent stamp, the inquiry with its due date and its mail."""
+    lead = _lead(form, "inquiry", now)
+    inquiry = PrivacyInquiry(
+        lead=lead,
+        request_type=form.request_type.data,
+        details=form.details.data or None,
+        california_resident=bool(form.california_resident.data),
+        received_at=now,
+        due_on=(now + timedelta(days=current_app.config["INQUIRY_RESPONSE_DAYS"])).date(),
+    )
+    session.add_all([lead, inquiry])
+    consent.stamp(session, lead, form, form_name="privacy-inquiry",
+                  form_version=INQUIRY_FORM_VERSION, policy_version=policy_version, now=now)
+    session.flush()
+    _inquiry_mails(session, inquiry)
+    session.commit()
+    return inquiry
+
+
+def send_now(session: Session, lead_id: int) -> None:
+    """Try to send a lead's mail right away; the outbox keeps whatever fails for later."""
+    ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.lead_id == lead_id)))
+    try:
+        mail.deliver(session, ids)
+    except Exception:  # noqa: BLE001 - the lead is saved; delivery is retried later
+        session.rollback()
+        current_app.logger.exception("immediate delivery failed; the outbox will retry")

@@ -1,0 +1,18 @@
+"""The database models, one module per concern; imported here so metadata is complete."""
+
+from .base import Base
+from .consent import ConsentStamp, ConsentStampItem, ConsentText
+from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
+from .outbox import OutboxMessage
+
+__all__ = [
+    "Base",
+    "ConsentStamp",
+    "ConsentStampItem",
+    "ConsentText",
+    "DemoBooking",
+    "Lead",
+    "OutboxMessage",
+    "PrivacyInquiry",
+    "SpamSubmission",
+]

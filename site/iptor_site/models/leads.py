@@ -1,0 +1,84 @@
+"""Leads: demo bookings and privacy inquiries, and the spam caught on the way."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime
+
+
+class Lead(Base):
+    """A person who submitted one of the site's forms."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "demo" or "inquiry"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    consent = relationship("ConsentStamp", back_populates="lead", uselist=False,
+                           cascade="all, delete-orphan", passive_deletes=True)
+    booking: Mapped[DemoBooking | None] = relationship(back_populates="lead",
+                                                       cascade="all, delete-orphan", passive_deletes=True)
+    inquiry: Mapped[PrivacyInquiry | None] = relationship(back_populates="lead",
+                                                          cascade="all, delete-orphan", passive_deletes=True)
+
+
+class DemoBooking(Base):
+    """A booked demo slot. The unique (slot, seat) pair makes double booking impossible."""
+
+    __tablename__ = "demo_bookings"
+    __table_args__ = (UniqueConstraint("slot_start", "seat"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # NULL once cancelled: the seat is free again, the booking stays on record.
+    seat: Mapped[int | None] = mapped_column(Integer)
+    duration_minutes: Mapped[int]
+    time_zone: Mapped[str] = mapped_column(String(64))
+    company: Mapped[str] = mapped_column(String(160))
+    country: Mapped[str] = mapped_column(String(2))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    users: Mapped[int]
+    message: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+
+    lead: Mapped[Lead] = relationship(back_populates="booking")
+
+
+class PrivacyInquiry(Base):
+    """A data subject's request about their personal data."""
+
+    __tablename__ = "privacy_inquiries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
+    request_type: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str | None] = mapped_column(Text)
+    california_resident: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date] = mapped_column(Date)
+
+    lead: Mapped[Lead] = relationship(back_populates="inquiry")
+
+
+class SpamSubmission(Base):
+    """A submission the honeypot or the fill-time check caught, kept for review."""
+
+    __tablename__ = "spam_submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    form_name: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # the submitted fields as JSON
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))

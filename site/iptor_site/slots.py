@@ -1,0 +1,145 @@
+"""The demo calendar: which 45-minute slots are offered, and which are still free."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel.dates import format_date, format_time, get_timezone_location
+from flask import current_app
+from flask_babel import get_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import DemoBooking
+from .models.base import utcnow
+
+#: Time zones offered in the select; a valid zone the browser reports is added to it.
+TIME_ZONES = (
+    "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Amsterdam", "Europe/Brussels",
+    "Europe/Luxembourg", "Europe/Paris", "Europe/Berlin", "Europe/Zurich", "Europe/Vienna",
+    "Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Helsinki", "Europe/Madrid",
+    "Europe/Rome", "Europe/Warsaw", "Europe/Prague", "Europe/Athens", "Europe/Istanbul",
+    "Africa/Johannesburg", "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore", "Asia/Shanghai",
+    "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland", "America/New_York", "America/Chicago",
+    "America/Denver", "America/Los_Angeles", "America/Toronto", "America/Mexico_City",
+    "America/Sao_Paulo", "UTC",
+)
+DEFAULT_TIME_ZONE = {
+    "en": "Europe/London",
+    "nl": "Europe/Amsterdam",
+    "fr": "Europe/Paris",
+    "de": "Europe/Berlin",
+}
+
+
+def now() -> datetime:
+    """The current time; tests replace it through the ``CLOCK`` setting."""
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else utcnow()
+
+
+def valid_time_zone(name: str | None) -> str | None:
+    if not name or len(name) > 64:
+        return None
+    if name in TIME_ZONES:
+        return name
+    try:
+        return name if name in available_timezones() and ZoneInfo(name) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def time_zone_choices(selected: str) -> list[tuple[str, str]]:
+    """(zone, localized name) pairs, sorted by name, including ``selected``."""
+    zones = set(TIME_ZONES) | {selected}
+    locale = get_locale()
+    labelled = [
+        (zone, "UTC" if zone == "UTC" else get_timezone_location(zone, locale=locale))
+        for zone in zones
+    ]
+    return sorted(labelled, key=lambda pair: pair[1].casefold())
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def offered(at: datetime | None = None) -> list[datetime]:
+    """Every slot of the next DEMO_DAYS_AHEAD working days, from tomorrow, in UTC."""
+    config = current_app.config
+    zone = ZoneInfo(config["DEMO_TIMEZONE"])
+    length = timedelta(minutes=config["DEMO_SLOT_MINUTES"])
+    workdays = {int(d) for d in config["DEMO_WORKDAYS"].split(",")}
+    start, end = _clock(config["DEMO_DAY_START"]), _clock(config["DEMO_DAY_END"])
+    day = (at or now()).astimezone(zone).date()
+    slots, days = [], 0
+    while days < config["DEMO_DAYS_AHEAD"]:
+        day += timedelta(days=1)
+        if day.isoweekday() not in workdays:
+            continue
+        days += 1
+        slot = datetime.combine(day, start, tzinfo=zone)
+        closing = datetime.combine(day, end, tzinfo=zone)
+        while slot + length <= closing:
+            slots.append(slot.astimezone(timezone.utc))
+            slot = (slot.astimezone(timezone.utc) + length).astimezone(zone)
+    return slots
+
+
+def free(session: Session, at: datetime | None = None) -> list[datetime]:
+    """Offered slots that still have a seat."""
+    slots = offered(at)
+    if not slots:
+        return []
+    taken = Counter(
+        session.scalars(
+            select(DemoBooking.slot_start).where(
+                DemoBooking.slot_start >= slots[0],
+                DemoBooking.slot_start <= slots[-1],
+                DemoBooking.seat.is_not(None),
+            )
+        )
+    )
+    seats = current_app.config["DEMO_SEATS"]
+    return [slot for slot in slots if taken[slot] < seats]
+
+
+def slot_value(slot: datetime) -> str:
+    return slot.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def parse_slot(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def grouped(slots: list[datetime], zone_name: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Slots grouped by local day for a select's optgroups: [(day label, [(value, time label)])]."""
+    zone = ZoneInfo(zone_name)
+    locale = get_locale()
+    groups: dict[date, list[tuple[str, str]]] = {}
+    for slot in slots:
+        local = slot.astimezone(zone)
+        groups.setdefault(local.date(), []).append(
+            (slot_value(slot), format_time(local, "short", locale=locale))
+        )
+    return [(format_date(day, "full", locale=locale), options) for day, options in groups.items()]
+
+
+def describe(slot: datetime, zone_name: str, minutes: int) -> dict[str, str]:
+    """A booked slot as the confirmation shows it, in the person's zone and language."""
+    zone = ZoneInfo(zone_name)
+    locale = get_locale()
+    start = slot.astimezone(zone)
+    finish = (slot + timedelta(minutes=minutes)).astimezone(zone)
+    return {
+        "date": format_date(start, "full", locale=locale),
+        "start": format_time(start, "short", locale=locale),
+        "end": format_time(finish, "short", locale=locale),
+        "zone": "UTC" if zone_name == "UTC" else get_timezone_location(zone_name, locale=locale),
+    }

@@ -1,0 +1,66 @@
+"""Field validators for what people type into the site's forms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import ValidationError
+
+# A tag or comment opener: "<b", "</", "<!", "<?". A lone "<" (as in "a < b") is fine.
+MARKUP = re.compile(r"<\s*[A-Za-z/!?]")
+REPLACEMENT_CHARACTER = "\ufffd"  # what undecodable bytes (invalid UTF-8) become
+
+
+class CleanText:
+    """Reject control characters, undecodable bytes and HTML; strip surrounding space.
+
+    ``multiline`` allows line breaks and tabs (messages, details).
+    """
+
+    def __init__(self, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, form, field):
+        value = field.data
+        if not isinstance(value, str):
+            return
+        if REPLACEMENT_CHARACTER in value:
+            raise ValidationError(_l("This field contains characters we cannot read. Please retype it."))
+        allowed = {"\n", "\r", "\t"} if self.multiline else set()
+        for char in value:
+            if char not in allowed and unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+                raise ValidationError(_l("This field contains invisible control characters. Please remove them."))
+        if MARKUP.search(value):
+            raise ValidationError(_l("Please remove the HTML tags (text between < and >) from this field."))
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def email_address(form, field):
+    """A syntactically valid address; deliverability (DNS) only when the setting asks."""
+    value = (field.data or "").strip()
+    if not value:
+        return
+    try:
+        result = validate_email(
+            value,
+            check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
+        )
+    except EmailNotValidError:
+        raise ValidationError(_l("Enter a valid e-mail address, like name@company.com.")) from None
+    field.data = result.normalized
+
+
+PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
+
+
+def phone_number(form, field):
+    value = (field.data or "").strip()
+    if value and (not PHONE.match(value) or sum(c.isdigit() for c in value) < 5):
+        raise ValidationError(_l("Enter a phone number with digits, spaces and an optional leading +."))

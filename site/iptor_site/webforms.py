@@ -1,0 +1,152 @@
+"""The site's two forms. Consent and bot traps come from shared mixins."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from babel import Locale
+from flask_babel import format_number, gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from .antispam import AntiSpamMixin
+from .consent import MarketingMixin, PrivacyNoticeMixin
+from .validation import CleanText, email_address, phone_number, strip
+
+DEMO_FORM_VERSION = "1"
+INQUIRY_FORM_VERSION = "1"
+MAX_USERS = 10_000
+
+
+def _length(maximum: int) -> Length:
+    return Length(max=maximum, message=_l("Please shorten this to at most %(max)d characters."))
+
+
+def _required(message):
+    return DataRequired(message=message)
+
+
+class ContactFieldsMixin:
+    name = StringField(
+        _l("Full name"),
+        filters=[strip],
+        validators=[_required(_l("Enter your name.")), _length(120), CleanText()],
+    )
+    email = StringField(
+        _l("Work e-mail"),
+        filters=[strip],
+        validators=[_required(_l("Enter your e-mail address.")), _length(254), CleanText(), email_address],
+    )
+
+
+def users_count(form, field):
+    value = (field.data or "").strip()
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_USERS:
+        raise ValidationError(
+            gettext("Enter a whole number of users from 1 to %(max)s.", max=format_number(MAX_USERS))
+        )
+
+
+class DemoForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, MarketingMixin, FlaskForm):
+    company = StringField(
+        _l("Company"),
+        filters=[strip],
+        validators=[_required(_l("Enter your company's name.")), _length(160), CleanText()],
+    )
+    country = SelectField(
+        _l("Country"),
+        validators=[_required(_l("Choose your country."))],
+        validate_choice=True,
+    )
+    phone = StringField(
+        _l("Phone (optional)"),
+        filters=[strip],
+        validators=[Optional(), _length(40), CleanText(), phone_number],
+    )
+    users = StringField(
+        _l("Number of users"),
+        filters=[strip],
+        validators=[_required(_l("Enter the number of users.")), _length(6), users_count],
+    )
+    message = TextAreaField(
+        _l("Message (optional)"),
+        filters=[strip],
+        validators=[Optional(), _length(2000), CleanText(multiline=True)],
+    )
+    slot = SelectField(
+        _l("Date and time"),
+        validators=[_required(_l("Choose a date and time for the demo."))],
+        validate_choice=False,  # checked against the live calendar by the view
+    )
+    time_zone = HiddenField()
+
+
+REQUEST_TYPES = {
+    "access": _l("Access to my personal data"),
+    "rectification": _l("Rectification of my personal data"),
+    "erasure": _l("Erasure of my personal data"),
+    "restriction": _l("Restriction of processing of my personal data"),
+    "objection": _l("Objection to the processing of my personal data"),
+    "portability": _l("Data portability: a copy of my data in a machine-readable format"),
+    "marketing-opt-out": _l("No more marketing e-mails (opt-out)"),
+    "sb27": _l("California S.B. 27 disclosure request"),
+    "complaint": _l("A complaint or another question"),
+}
+#: Request types that cannot be handled without the person's explanation.
+DETAILS_REQUIRED = {"rectification", "objection", "complaint"}
+
+
+class InquiryForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, FlaskForm):
+    request_type = SelectField(
+        _l("Your request"),
+        choices=[SelectChoice("", _l("Choose a request type"))]
+        + [SelectChoice(value, label) for value, label in REQUEST_TYPES.items()],
+        validators=[_required(_l("Choose what you would like us to do."))],
+    )
+    details = TextAreaField(
+        _l("Details"),
+        filters=[strip],
+        validators=[Optional(), _length(5000), CleanText(multiline=True)],
+    )
+    california_resident = BooleanField(
+        _l("I confirm that I am a resident of California."), default=False
+    )
+
+    def validate_details(self, field):
+        if self.request_type.data in DETAILS_REQUIRED and not field.data:
+            raise ValidationError(_l("Please describe your request so that we can handle it."))
+
+    def validate_california_resident(self, field):
+        if self.request_type.data == "sb27" and not field.data:
+            raise ValidationError(
+                _l("An S.B. 27 request can only be made by a California resident. Please confirm your residency.")
+            )
+
+
+EXCLUDED_TERRITORIES = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"}
+
+
+def _sort_key(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@lru_cache(maxsize=8)
+def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    """ISO 3166 countries and territories, named and sorted in ``locale``."""
+    names = Locale.parse(locale).territories
+    countries = [
+        (code, name) for code, name in names.items()
+        if len(code) == 2 and code.isalpha() and code not in EXCLUDED_TERRITORIES
+    ]
+    return tuple(sorted(countries, key=lambda pair: _sort_key(pair[1])))

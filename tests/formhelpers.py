@@ -1,0 +1,55 @@
+"""Fill in the site's forms the way a browser would: hidden fields from the page itself."""
+
+from __future__ import annotations
+
+import html
+import re
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of the page's POST form (CSRF token, start token, time zone)."""
+    form = re.search(r'<form method="post".*?</form>', page, re.S).group(0)
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        if 'type="hidden"' in tag:
+            name = re.search(r'name="([^"]+)"', tag).group(1)
+            value = re.search(r'value="([^"]*)"', tag)
+            fields[name] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def slot_values(page: str) -> list[str]:
+    select = re.search(r'<select[^>]*name="slot".*?</select>', page, re.S).group(0)
+    return [v for v in re.findall(r'<option[^>]*value="([^"]*)"', select) if v]
+
+
+def demo_data(page: str, **overrides) -> dict:
+    data = hidden_fields(page)
+    data.update(
+        slot=slot_values(page)[0],
+        name="Anna Schmidt",
+        email="anna.schmidt@example.com",
+        company="Schmidt Logistik GmbH",
+        country="DE",
+        phone="+49 30 1234567",
+        users="25",
+        message="Wir möchten die Lagerverwaltung sehen.",
+        privacy_notice="y",
+        website="",
+    )
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def inquiry_data(page: str, **overrides) -> dict:
+    data = hidden_fields(page)
+    data.update(
+        name="Camille Martin",
+        email="camille.martin@example.com",
+        request_type="access",
+        details="",
+        privacy_notice="y",
+        website="",
+    )
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
