@@ -157,3 +157,59 @@ def _push_request_context():
     (and so one ``g``) open for the whole test, so that every test-client request
     would share the locale Flask-Babel caches in ``g``. Each request gets its own."""
     yield
+
+
+class _Inbox:
+    """What a loopback SMTP server received."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 OK"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_smtp(port: int):
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    controller.inbox = inbox
+    return controller
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a loopback port; ``.inbox.messages`` holds what arrived."""
+    controller = _start_smtp(_free_port())
+    yield controller
+    if controller.loop.is_running():
+        controller.stop()
+
+
+@pytest.fixture
+def restart_smtp():
+    """Start a new SMTP server on a given port (one that was stopped to simulate an outage)."""
+    started = []
+
+    def _restart(port: int):
+        started.append(_start_smtp(port))
+        return started[-1]
+
+    yield _restart
+    for controller in started:
+        controller.stop()

@@ -28,9 +28,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import cli, errors, i18n, legal, mail, migrate, rendering
+    from . import cli, errors, i18n, legal, mail, migrate, rendering, validation
     from .extensions import babel, csrf, db, limiter
 
+    validation.init_app(app)  # first: it reads the raw body before anything parses the form
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.current_locale)
     csrf.init_app(app)

@@ -82,7 +82,10 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
     Each seat of the slot is tried in its own transaction; the database's unique
     (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
     """
-    for seat in range(1, current_app.config["DEMO_SEATS"] + 1):
+    taken = set(session.scalars(select(DemoBooking.seat).where(
+        DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
+    session.rollback()  # end the read; each attempt below is its own transaction
+    for seat in (n for n in range(1, current_app.config["DEMO_SEATS"] + 1) if n not in taken):
         lead = _lead(form, "demo", now)
         booking = DemoBooking(
             lead=lead,

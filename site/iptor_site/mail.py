@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 from datetime import datetime, timedelta
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -51,7 +52,6 @@ def build_message(
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = make_msgid(domain="iptor.com")
-    msg["Content-Language"] = locale
     msg["Auto-Submitted"] = "auto-generated"
     if reply_to:
         msg["Reply-To"] = reply_to
@@ -59,6 +59,8 @@ def build_message(
     for filename, mimetype, data in attachments:
         maintype, _, subtype = mimetype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    # Last: set_content and add_attachment move or drop Content-* headers.
+    msg["Content-Language"] = locale
     return msg
 
 
@@ -70,7 +72,7 @@ def enqueue(session: Session, msg: EmailMessage, *, kind: str, lead_id: int | No
         lead_id=lead_id,
         kind=kind,
         recipient=str(msg["To"].addresses[0].addr_spec),
-        message=msg.as_bytes(),
+        message=msg.as_bytes(policy=policy.SMTP),  # CRLF line ends, as SMTP requires
         attempts=0,
         next_attempt_at=now,
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from urllib.parse import unquote_to_bytes
+
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import Flask, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
@@ -28,7 +30,7 @@ class CleanText:
         value = field.data
         if not isinstance(value, str):
             return
-        if REPLACEMENT_CHARACTER in value:
+        if REPLACEMENT_CHARACTER in value or field.name in g.get("undecodable_fields", ()):
             raise ValidationError(_l("This field contains characters we cannot read. Please retype it."))
         allowed = {"\n", "\r", "\t"} if self.multiline else set()
         for char in value:
@@ -64,3 +66,26 @@ def phone_number(form, field):
     value = (field.data or "").strip()
     if value and (not PHONE.match(value) or sum(c.isdigit() for c in value) < 5):
         raise ValidationError(_l("Enter a phone number with digits, spaces and an optional leading +."))
+
+
+def _find_undecodable_fields() -> None:
+    """Note which urlencoded fields are not valid UTF-8.
+
+    Werkzeug leaves such a value percent-encoded instead of failing, so the raw
+    body is read (and cached for the form parser) before anything parses it.
+    """
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return
+    names = set()
+    for pair in request.get_data(cache=True).split(b"&"):
+        key, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            names.add(unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8", "replace"))
+    g.undecodable_fields = frozenset(names)
+
+
+def init_app(app: Flask) -> None:
+    """Register the encoding check; it must run before any hook that reads the form."""
+    app.before_request(_find_undecodable_fields)

@@ -116,7 +116,8 @@ class InquiryForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, FlaskFo
     details = TextAreaField(
         _l("Details"),
         filters=[strip],
-        validators=[Optional(), _length(5000), CleanText(multiline=True)],
+        # No Optional(): it would stop the chain before validate_details.
+        validators=[_length(5000), CleanText(multiline=True)],
     )
     california_resident = BooleanField(
         _l("I confirm that I am a resident of California."), default=False

@@ -1,0 +1,149 @@
+"""Mail: written to the outbox with the lead, sent over real SMTP, retried when it fails."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from formhelpers import demo_data, inquiry_data
+from sqlalchemy import func, select
+
+from iptor_site import mail
+from iptor_site.extensions import db
+from iptor_site.models import Lead, OutboxMessage
+
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def smtp_app(make_app, smtp_server):
+    return make_app(
+        CLOCK=lambda: NOW,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp_server.port,
+        SMTP_TIMEOUT=5,
+        MAIL_SALES_TEAM="sales@iptor.test",
+        MAIL_PRIVACY_TEAM="privacy@iptor.test",
+        MAIL_FROM="Iptor <no-reply@iptor.test>",
+    )
+
+
+def book(client, lang="de", **overrides):
+    page = client.get(f"/{lang}/demo?tz=Europe/Berlin").text
+    return client.post(f"/{lang}/demo", data=demo_data(page, **overrides))
+
+
+def by_recipient(smtp_server):
+    return {rcpts[0]: msg for _, rcpts, msg in smtp_server.inbox.messages}
+
+
+def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
+    assert book(smtp_app.test_client(), "de").status_code == 303
+    mails = by_recipient(smtp_server)
+    assert set(mails) == {"anna.schmidt@example.com", "sales@iptor.test"}
+
+    person = mails["anna.schmidt@example.com"]
+    assert person["Subject"] == "Ihre Iptor multiflex Demo am Dienstag, 1. Dezember 2026"
+    assert person["To"] == "Anna Schmidt <anna.schmidt@example.com>"
+    assert person["From"] == "Iptor <no-reply@iptor.test>"
+    assert person["Reply-To"] == "sales@iptor.test"
+    assert person["Content-Language"] == "de"
+    body = person.get_body(("plain",)).get_content()
+    assert "Guten Tag Anna Schmidt," in body
+    assert "09:00 bis 09:45" in body
+    [calendar] = [part for part in person.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert "DTSTART:20261201T080000Z" in calendar.get_content()
+
+    team = mails["sales@iptor.test"]
+    assert team["Subject"].startswith("New demo booking #1: Tuesday, December 1, 2026")
+    assert "Schmidt Logistik GmbH" in team.get_body(("plain",)).get_content()
+
+    with smtp_app.app_context():
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        assert [(r.kind, r.attempts, r.sent_at is not None) for r in rows] == [
+            ("demo-confirmation", 1, True), ("demo-team", 1, True)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject"),
+    [("en", "We have received your privacy request"), ("fr", "Nous avons bien reçu votre demande relative à vos données"),
+     ("nl", "Wij hebben uw privacyverzoek ontvangen"), ("de", "Wir haben Ihre Datenschutzanfrage erhalten")],
+)
+def test_inquiry_mails_arrive_in_the_persons_language(smtp_app, smtp_server, lang, subject):
+    client = smtp_app.test_client()
+    page = client.get(f"/{lang}/privacy/inquiry").text
+    assert client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, request_type="erasure")).status_code == 303
+    mails = by_recipient(smtp_server)
+    assert mails["camille.martin@example.com"]["Subject"] == subject
+    assert mails["camille.martin@example.com"]["Content-Language"] == lang
+    team = mails["privacy@iptor.test"]
+    assert "(erasure), due 2026-12-30" in team["Subject"]
+
+
+def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, restart_smtp):
+    port = smtp_server.port
+    smtp_server.stop()
+    app = make_app(CLOCK=lambda: NOW, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_TIMEOUT=2)
+    client = app.test_client()
+    assert book(client, "en").status_code == 303
+    assert client.get("/en/demo/booked").status_code == 200
+
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == 1
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        assert len(rows) == 2
+        for row in rows:
+            assert row.sent_at is None
+            assert row.attempts == 1
+            assert row.last_error
+            assert row.next_attempt_at > datetime.now(timezone.utc)
+
+    # The server comes back; the outbox sender delivers once the back-off has passed.
+    revived = restart_smtp(port)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "send"])
+    assert "sent 0, failed 0" in result.output  # still backing off
+    with app.app_context():
+        later = datetime.now(timezone.utc) + timedelta(minutes=2)
+        assert mail.deliver(db.session, now=later) == {"sent": 2, "failed": 0}
+        assert all(r.sent_at for r in db.session.scalars(select(OutboxMessage)))
+    assert len(revived.inbox.messages) == 2
+
+
+def test_failed_sends_back_off_further_each_time(make_app):
+    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=1, SMTP_TIMEOUT=1)  # nothing listens on port 1
+    with app.test_request_context("/en/"):
+        msg = mail.build_message(to_name="A", to_address="a@example.com", subject="S", body="B", locale="en")
+        row = mail.enqueue(db.session, msg, kind="test", lead_id=None)
+        db.session.commit()
+        moment = datetime.now(timezone.utc)
+        waits = []
+        for _ in range(4):
+            assert mail.deliver(db.session, now=moment) == {"sent": 0, "failed": 1}
+            db.session.refresh(row)
+            waits.append(row.next_attempt_at - moment)
+            moment = row.next_attempt_at
+        assert waits == [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
+        assert row.attempts == 4
+
+
+def test_without_smtp_mail_is_written_as_eml_files(make_app, tmp_path):
+    app = make_app(CLOCK=lambda: NOW)
+    assert book(app.test_client(), "fr").status_code == 303
+    files = sorted((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 2
+    assert any(b"Subject: " in f.read_bytes() and b"anna.schmidt@example.com" in f.read_bytes() for f in files)
+
+
+@pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.com", "Eve\nSubject: spoofed", "Eve\rX: y"])
+def test_no_header_injection_through_names(smtp_app, smtp_server, name):
+    # The form refuses control characters outright...
+    client = smtp_app.test_client()
+    response = book(client, "en", name=name)
+    assert response.status_code == 422
+    assert smtp_server.inbox.messages == []
+    # ...and the mail layer never lets a line break reach the headers either.
+    with smtp_app.test_request_context("/en/"):
+        with pytest.raises(ValueError):
+            mail.build_message(to_name=name, to_address="eve@example.com", subject="Hi", body="x", locale="en")
+        with pytest.raises(ValueError):
+            mail.build_message(to_name="Eve", to_address="eve@example.com", subject=name, body="x", locale="en")
