@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile run test translations
+.PHONY: install compile migrate run test translations outbox
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(BIN)/.installed
 compile: install
 	$(BIN)/flask translate compile
 
-run: compile
+migrate: install
+	$(BIN)/flask db upgrade
+
+run: compile migrate
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+outbox: install
+	$(BIN)/flask outbox send
 
 test: compile
 	$(BIN)/pytest
