@@ -190,3 +190,13 @@ def test_database_down_for_real(make_app, tmp_path):
     response = client.post("/en/privacy/inquiry", data=inquiry_data(page))
     assert response.status_code == 503
     assert 'value="Camille Martin"' in response.text
+
+
+@pytest.mark.parametrize("form_class", ["DemoForm", "InquiryForm"])
+def test_every_visible_field_has_a_place_in_the_error_summary(app, form_class):
+    from iptor_site import webforms
+
+    with app.test_request_context("/en/demo"):
+        form = getattr(webforms, form_class)()
+        visible = set(form._fields) - {"csrf_token", "started", "website", "time_zone"}
+        assert set(form.display_order) == visible

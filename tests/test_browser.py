@@ -95,3 +95,67 @@ def test_policy_table_of_contents_jumps_to_the_section(page):
     assert re.search(r"#[a-z-]+$", page.url)
     anchor = page.url.rsplit("#", 1)[1]
     assert page.locator(f"#{anchor}").is_visible()
+
+
+def test_book_a_demo_in_german(browser, server, app):
+    context = browser.new_context(base_url=server, locale="de-DE", timezone_id="Europe/Vienna")
+    page = context.new_page()
+    page.goto("/de/pricing")
+    page.fill("#users", "40")
+    page.locator('[data-field="per_month"]').filter(has_text="1.400,00").wait_for()
+    page.locator("#demo-cta").click()
+    page.wait_for_url(re.compile(r"/de/demo\?users=40$"))
+    # The browser's time zone is detected and the times relabelled without a reload.
+    page.wait_for_function("document.getElementById('time_zone').value === 'Europe/Vienna'")
+    assert page.locator("#tz").input_value() == "Europe/Vienna"
+    assert page.locator("#users").input_value() == "40"
+
+    page.locator("#slot").select_option(index=2)
+    chosen_label = page.locator("#slot option:checked").inner_text()
+    page.get_by_label("Vor- und Nachname").fill("Jonas Weber")
+    page.get_by_label("Geschäftliche E-Mail-Adresse").fill("jonas.weber@example.at")
+    page.get_by_label("Unternehmen").fill("Weber Handels GmbH")
+    page.get_by_label("Land").select_option("AT")
+    page.locator("#privacy_notice").check()
+    page.get_by_role("button", name="Demo jetzt buchen").click()
+
+    page.wait_for_url(re.compile(r"/de/demo/booked$"))
+    assert page.locator("h1").inner_text() == "Ihre Demo ist gebucht"
+    summary = page.locator(".summary-list").inner_text()
+    assert chosen_label in summary
+    assert "Österreich" in summary
+    with page.expect_download() as download:
+        page.locator('a[href$="booked.ics"]').click()
+    assert download.value.suggested_filename == "iptor-demo.ics"
+    context.close()
+
+
+def test_demo_form_errors_are_announced_and_keep_the_input(page):
+    page.goto("/en/demo")
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Book my demo").click()
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.get_by_label("Full name").input_value() == "Ada Lovelace"
+    assert page.locator("#email").get_attribute("aria-invalid") == "true"
+    summary.get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "slot"
+
+
+def test_file_an_inquiry_in_french(browser, server):
+    context = browser.new_context(base_url=server, locale="fr-FR", java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/fr/privacy")
+    page.locator('a[href="/fr/privacy/inquiry?type=erasure"]').first.click()
+    page.wait_for_url(re.compile(r"/fr/privacy/inquiry\?type=erasure$"))
+    assert page.locator("#request_type").input_value() == "erasure"
+    page.get_by_label("Prénom et nom").fill("Camille Martin")
+    page.get_by_label("Adresse e-mail").fill("camille.martin@example.fr")
+    page.get_by_label("Précisions").fill("Merci de supprimer mon profil de la communauté.")
+    page.locator("#privacy_notice").check()
+    page.get_by_role("button", name="Envoyer ma demande").click()
+    page.wait_for_url(re.compile(r"/fr/privacy/inquiry/received$"))
+    assert page.locator("h1").inner_text() == "Nous avons bien reçu votre demande"
+    assert "Effacement de mes données à caractère personnel" in page.locator(".summary-list").inner_text()
+    context.close()

@@ -36,14 +36,17 @@ def _required(message):
     return DataRequired(message=message)
 
 
-class ContactFieldsMixin:
-    name = StringField(
+def _name_field() -> StringField:
+    return StringField(
         _l("Full name"),
         filters=[strip],
         validators=[_required(_l("Enter your name.")), _length(120), CleanText()],
     )
-    email = StringField(
-        _l("Work e-mail"),
+
+
+def _email_field(label) -> StringField:
+    return StringField(
+        label,
         filters=[strip],
         validators=[_required(_l("Enter your e-mail address.")), _length(254), CleanText(), email_address],
     )
@@ -57,7 +60,9 @@ def users_count(form, field):
         )
 
 
-class DemoForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, MarketingMixin, FlaskForm):
+class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, FlaskForm):
+    name = _name_field()
+    email = _email_field(_l("Work e-mail"))
     company = StringField(
         _l("Company"),
         filters=[strip],
@@ -90,6 +95,10 @@ class DemoForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, MarketingM
     )
     time_zone = HiddenField()
 
+    #: The order the page shows the fields in, for the error summary.
+    display_order = ("slot", "name", "email", "company", "country", "phone", "users", "message",
+                     "privacy_notice", "marketing")
+
 
 REQUEST_TYPES = {
     "access": _l("Access to my personal data"),
@@ -106,7 +115,9 @@ REQUEST_TYPES = {
 DETAILS_REQUIRED = {"rectification", "objection", "complaint"}
 
 
-class InquiryForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, FlaskForm):
+class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, FlaskForm):
+    name = _name_field()
+    email = _email_field(_l("E-mail address"))
     request_type = SelectField(
         _l("Your request"),
         choices=[SelectChoice("", _l("Choose a request type"))]
@@ -122,6 +133,8 @@ class InquiryForm(AntiSpamMixin, ContactFieldsMixin, PrivacyNoticeMixin, FlaskFo
     california_resident = BooleanField(
         _l("I confirm that I am a resident of California."), default=False
     )
+
+    display_order = ("name", "email", "request_type", "details", "california_resident", "privacy_notice")
 
     def validate_details(self, field):
         if self.request_type.data in DETAILS_REQUIRED and not field.data:
