@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from iptor_site import create_app, migrate
@@ -20,6 +21,15 @@ from iptor_site.db import normalize_url
 from iptor_site.extensions import db
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+class ClosingClient(FlaskClient):
+    """Closes each response as a WSGI server does once it is sent, so that work
+    deferred with ``call_on_close`` (sending mail) has run when a test looks."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,6 +107,7 @@ def make_app(tmp_path, database_url):
         }
         config.update(overrides)
         app = create_app(config)
+        app.test_client_class = ClosingClient
         apps.append(app)
         return app
 
