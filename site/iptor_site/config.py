@@ -135,4 +135,10 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_FORM_PER_IP": os.environ.get("RATELIMIT_FORM_PER_IP", "20 per hour"),
         "RATELIMIT_FORM_PER_EMAIL": os.environ.get("RATELIMIT_FORM_PER_EMAIL", "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to believe.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Host names this site answers to (comma-separated); others get 400.
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        or None,
+        "HSTS": _bool("HSTS", env == "production"),
     }

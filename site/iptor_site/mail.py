@@ -131,7 +131,9 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
             row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             row.next_attempt_at = now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
             result["failed"] += 1
-            current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts, exc)
+            # The error's text can name the recipient: the log gets its type only.
+            current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts,
+                                       type(exc).__name__)
         else:
             row.attempts += 1
             row.sent_at = utcnow()

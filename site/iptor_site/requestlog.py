@@ -1,0 +1,93 @@
+"""One JSON line per request, with a request ID, and nothing personal in it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, g, request
+
+from .consent import client_ip
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+logger = logging.getLogger("iptor_site.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON object: the fields given in ``extra={"fields": …}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _current_request_id() -> str | None:
+    try:
+        return g.get("request_id")
+    except RuntimeError:  # outside a request
+        return None
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp each record with the request it was logged in, when it is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = _current_request_id()
+        return True
+
+
+def _start() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def _finish(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+    # The path only: query strings and bodies may carry what people typed.
+    logger.info(
+        "request",
+        extra={"fields": {
+            "method": request.method,
+            "path": request.path[:200],
+            "endpoint": request.endpoint,
+            "status": response.status_code,
+            "duration_ms": round(elapsed, 2),
+            "bytes": response.calculate_content_length(),
+            "client": client_ip(),
+        }},
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Log every request as JSON; the app's own log lines use the same format."""
+    from flask.logging import default_handler
+
+    app.logger.removeHandler(default_handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for log in (logger, app.logger):
+        if not any(isinstance(h.formatter, JsonFormatter) for h in log.handlers):
+            log.addHandler(handler)
+        if not any(isinstance(f, RequestIdFilter) for f in log.filters):
+            log.addFilter(RequestIdFilter())
+        log.setLevel(logging.INFO)
+    logger.propagate = True
+    app.before_request(_start)
+    app.after_request(_finish)
