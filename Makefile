@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test translations outbox
+.PHONY: install compile migrate run test lint translations outbox
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,16 @@ run: compile migrate
 outbox: install
 	$(BIN)/flask outbox send
 
-test: compile
+# The checkers the tests run: axe-core and the Nu Html Checker (run with Debian's Java).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+lint: install
+	$(BIN)/ruff check site tests migrations
+	$(BIN)/bandit -q -c pyproject.toml -r site -ll
+
+test: compile lint node_modules/.installed
 	$(BIN)/pytest
 
 translations: install

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
-import uuid
-
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from iptor_site import create_app, migrate

@@ -1,20 +1,20 @@
 """Bots, floods and bad input: caught, answered clearly, never a 500, nothing typed lost."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
-from formhelpers import demo_data, inquiry_data
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from formhelpers import demo_data, inquiry_data
 from iptor_site import leads
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage, SpamSubmission
 
-NOW = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -159,3 +159,56 @@ def test_file_an_inquiry_in_french(browser, server):
     assert page.locator("h1").inner_text() == "Nous avons bien reçu votre demande"
     assert "Effacement de mes données à caractère personnel" in page.locator(".summary-list").inner_text()
     context.close()
+
+
+def test_keyboard_alone_with_visible_focus(browser, server):
+    context = browser.new_context(base_url=server)
+    page = context.new_page()
+    page.goto("/en/pricing")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.locator(".skip-link").bounding_box()["y"] >= 0  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => {
+            const el = document.activeElement, style = getComputedStyle(el);
+            return {id: el.id, visible: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2};
+        }""")
+        assert focused["visible"], focused
+        if focused["id"] == "users":
+            break
+    page.keyboard.type("12")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"users=12"))
+    assert page.locator('[data-field="per_month"]').inner_text() == "from €420.00 per month"
+    context.close()
+
+
+def tab_to(page, selector, limit=15):
+    """Press Tab until ``selector`` has focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} cannot be reached with Tab")
+
+
+def test_inquiry_by_keyboard_alone(browser, server):
+    context = browser.new_context(base_url=server)
+    page = context.new_page()
+    page.goto("/en/privacy/inquiry")
+    tab_to(page, "#name")
+    page.keyboard.type("Kim Keyboard")
+    tab_to(page, "#email", limit=1)
+    page.keyboard.type("kim@example.com")
+    tab_to(page, "#request_type", limit=1)
+    page.keyboard.press("ArrowDown")  # the first request type: access
+    tab_to(page, "#privacy_notice")
+    page.keyboard.press("Space")
+    tab_to(page, "button[type=submit]", limit=2)  # past the policy link in the label
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/en/privacy/inquiry/received$"))
+    assert "Access to my personal data" in page.locator(".summary-list").inner_text()
+    context.close()

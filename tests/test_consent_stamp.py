@@ -1,16 +1,16 @@
 """The consent stamp: proof of what each person was shown and agreed to."""
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from formhelpers import demo_data, inquiry_data
 from sqlalchemy import func, select
 
+from formhelpers import demo_data, inquiry_data
 from iptor_site.extensions import db
 from iptor_site.models import ConsentStamp, ConsentText, Lead
 
-NOW = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 UA = "Mozilla/5.0 (X11; Linux x86_64) IptorTest/1.0"
 
 

@@ -6,16 +6,16 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from formhelpers import demo_data, slot_values
 from sqlalchemy import func, select
 
+from formhelpers import demo_data, slot_values
 from iptor_site.extensions import db
 from iptor_site.models import DemoBooking, Lead, OutboxMessage
 
-MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)  # Monday 12:00 in Stockholm
+MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # Monday 12:00 in Stockholm
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_booking_redirects_to_a_confirmation_with_a_calendar_file(app, client, t
 
     with app.app_context():
         booking = db.session.scalars(select(DemoBooking)).one()
-        assert booking.slot_start == datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)
+        assert booking.slot_start == datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
         assert (booking.seat, booking.time_zone, booking.company, booking.country) == (1, "Asia/Tokyo", "Schmidt Logistik GmbH", "DE")
         assert (booking.users, booking.phone) == (25, "+49 30 1234567")
         assert booking.lead.marketing_opt_in is True

@@ -1,16 +1,16 @@
 """Mail: written to the outbox with the lead, sent over real SMTP, retried when it fails."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from formhelpers import demo_data, inquiry_data
 from sqlalchemy import func, select
 
+from formhelpers import demo_data, inquiry_data
 from iptor_site import mail
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage
 
-NOW = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, rest
             assert row.sent_at is None
             assert row.attempts == 1
             assert row.last_error
-            assert row.next_attempt_at > datetime.now(timezone.utc)
+            assert row.next_attempt_at > datetime.now(UTC)
 
     # The server comes back; the outbox sender delivers once the back-off has passed.
     revived = restart_smtp(port)
@@ -103,7 +103,7 @@ def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, rest
     result = runner.invoke(args=["outbox", "send"])
     assert "sent 0, failed 0" in result.output  # still backing off
     with app.app_context():
-        later = datetime.now(timezone.utc) + timedelta(minutes=2)
+        later = datetime.now(UTC) + timedelta(minutes=2)
         assert mail.deliver(db.session, now=later) == {"sent": 2, "failed": 0}
         assert all(r.sent_at for r in db.session.scalars(select(OutboxMessage)))
     assert len(revived.inbox.messages) == 2
@@ -115,7 +115,7 @@ def test_failed_sends_back_off_further_each_time(make_app):
         msg = mail.build_message(to_name="A", to_address="a@example.com", subject="S", body="B", locale="en")
         row = mail.enqueue(db.session, msg, kind="test", lead_id=None)
         db.session.commit()
-        moment = datetime.now(timezone.utc)
+        moment = datetime.now(UTC)
         waits = []
         for _ in range(4):
             assert mail.deliver(db.session, now=moment) == {"sent": 0, "failed": 1}

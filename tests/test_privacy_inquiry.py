@@ -1,17 +1,17 @@
 """Privacy inquiries: every request type the policy promises, with its due date."""
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
-from formhelpers import inquiry_data
 from sqlalchemy import select
 
+from formhelpers import inquiry_data
 from iptor_site.extensions import db
 from iptor_site.models import PrivacyInquiry
 from iptor_site.webforms import REQUEST_TYPES
 
-RECEIVED = datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,18 +1,18 @@
 """Property-based: whatever text arrives in whatever field, no 500 and no lost valid lead."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from formhelpers import demo_data, inquiry_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from formhelpers import demo_data, inquiry_data
 from iptor_site.extensions import db
 from iptor_site.models import DemoBooking, Lead
 
-NOW = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 SETTINGS = settings(
     max_examples=60,
     deadline=None,

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
-from formhelpers import demo_data, inquiry_data
 from sqlalchemy import select
 
+from formhelpers import demo_data, inquiry_data
 from iptor_site.extensions import db
 from iptor_site.models import ConsentStamp
 from iptor_site.requestlog import JsonFormatter

@@ -1,7 +1,7 @@
 """leads, consent stamps, bookings, inquiries, outbox
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 06:17:00.857476
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, current_app, render_template
 from flask_babel import lazy_gettext as _l

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_date, format_time, get_timezone_location
@@ -84,8 +84,8 @@ def offered(at: datetime | None = None) -> list[datetime]:
         slot = datetime.combine(day, start, tzinfo=zone)
         closing = datetime.combine(day, end, tzinfo=zone)
         while slot + length <= closing:
-            slots.append(slot.astimezone(timezone.utc))
-            slot = (slot.astimezone(timezone.utc) + length).astimezone(zone)
+            slots.append(slot.astimezone(UTC))
+            slot = (slot.astimezone(UTC) + length).astimezone(zone)
     return slots
 
 
@@ -108,12 +108,12 @@ def free(session: Session, at: datetime | None = None) -> list[datetime]:
 
 
 def slot_value(slot: datetime) -> str:
-    return slot.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    return slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def parse_slot(value: str | None) -> datetime | None:
     try:
-        return datetime.strptime(value or "", "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value or "", "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
 from urllib.parse import unquote_to_bytes
 
 from email_validator import EmailNotValidError, validate_email

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from babel.dates import format_skeleton
 from flask import (
     Blueprint,
     Response,
@@ -15,7 +16,6 @@ from flask import (
     request,
     url_for,
 )
-from babel.dates import format_skeleton
 from flask_babel import get_locale
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect

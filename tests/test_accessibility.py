@@ -1,0 +1,63 @@
+"""Every page and form state, in every locale, has no axe-core WCAG 2.1 A/AA violation."""
+
+import os
+
+import pytest
+
+from iptor_site.config import PROJECT_ROOT
+from pagestates import all_states
+
+pytestmark = pytest.mark.browser
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def axe_source():
+    if not AXE.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("axe-core is missing: run `npm ci`")
+        pytest.skip("axe-core is missing: run `npm ci`")
+    return AXE.read_text("utf-8")
+
+
+def serve(html):
+    def handler(route):
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    return handler
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_no_wcag_violations_on_any_page_or_form_state(browser, server, client, axe_source, width):
+    states = all_states(client)
+    # axe is injected by the test, which the site's CSP (rightly) forbids.
+    context = browser.new_context(base_url=server, bypass_csp=True, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    failures = []
+    for n, (name, html) in enumerate(states.items()):
+        url = f"{server}/{name.split('/', 1)[0]}/__state/{n}"
+        page.route(url, serve(html))
+        page.goto(url)
+        page.add_script_tag(content=axe_source)
+        violations = page.evaluate(
+            "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
+            ".map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))",
+            WCAG21_AA,
+        )
+        failures += [f"{name}: {v}" for v in violations]
+    context.close()
+    assert failures == []
+
+
+def test_the_check_does_catch_a_violation(browser, server, axe_source):
+    context = browser.new_context(base_url=server, bypass_csp=True)
+    page = context.new_page()
+    page.route(f"{server}/en/__broken", serve('<!doctype html><html lang="en"><title>x</title><main>'
+                                              '<input name="q"><p style="color:#ccc">grey</p></main></html>'))
+    page.goto(f"{server}/en/__broken")
+    page.add_script_tag(content=axe_source)
+    ids = page.evaluate("async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+                        ".violations.map(v => v.id)", WCAG21_AA)
+    context.close()
+    assert "label" in ids and "color-contrast" in ids

@@ -1,0 +1,47 @@
+"""Every page and form state, in every locale, passes the Nu Html Checker without errors."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from iptor_site.config import PROJECT_ROOT
+from pagestates import all_states
+
+VNU = PROJECT_ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+@pytest.fixture(scope="module")
+def vnu():
+    java = shutil.which("java")
+    if not (java and VNU.exists()):
+        reason = "the Nu Html Checker needs Java (apt-get install default-jre-headless) and `npm ci`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return [java, "-Xss4m", "-jar", str(VNU)]
+
+
+def test_every_page_is_valid_html(vnu, client, tmp_path):
+    states = all_states(client)
+    assert len(states) == 4 * 13
+    files = {}
+    for n, (name, html) in enumerate(states.items()):
+        assert html.startswith("<!doctype html>"), name
+        path = tmp_path / f"page{n:03d}.html"
+        path.write_text(html, "utf-8")
+        files[path.name] = name
+    result = subprocess.run(
+        [*vnu, "--errors-only", "--format", "json", *sorted(str(tmp_path / f) for f in files)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    messages = json.loads(result.stderr or "{}").get("messages", [])
+    errors = [
+        f"{files[re.sub(r'^.*/', '', m.get('url', ''))]}: line {m.get('lastLine')}: {m['message']}"
+        for m in messages if m.get("type") == "error"
+    ]
+    assert errors == []
+    assert result.returncode == 0
