@@ -136,11 +136,12 @@ def test_demo_form_errors_are_announced_and_keep_the_input(page):
     page.get_by_role("button", name="Book my demo").click()
     summary = page.locator("#error-summary")
     summary.wait_for()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # forms.js moves focus there once it has run (it is deferred).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
     assert page.get_by_label("Full name").input_value() == "Ada Lovelace"
     assert page.locator("#email").get_attribute("aria-invalid") == "true"
     summary.get_by_role("link").first.click()
-    assert page.evaluate("document.activeElement.id") == "slot"
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'slot'")
 
 
 def test_file_an_inquiry_in_french(browser, server):
