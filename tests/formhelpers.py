@@ -8,7 +8,7 @@ import re
 
 def hidden_fields(page: str) -> dict[str, str]:
     """The hidden inputs of the page's POST form (CSRF token, start token, time zone)."""
-    form = re.search(r'<form method="post".*?</form>', page, re.S).group(0)
+    form = re.search(r'<form method="post"[^>]*class="lead-form".*?</form>', page, re.S).group(0)
     fields = {}
     for tag in re.findall(r"<input[^>]*>", form):
         if 'type="hidden"' in tag:

@@ -5,11 +5,16 @@ import os
 import pytest
 
 from iptor_site.config import PROJECT_ROOT
-from pagestates import all_states
+from pagestates import TRACKING, all_states
 
 pytestmark = pytest.mark.browser
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(**TRACKING)
 
 
 @pytest.fixture(scope="module")

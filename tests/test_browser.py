@@ -106,7 +106,7 @@ def test_book_a_demo_in_german(browser, server, app):
     page.locator("#demo-cta").click()
     page.wait_for_url(re.compile(r"/de/demo\?users=40$"))
     # The browser's time zone is detected and the times relabelled without a reload.
-    page.wait_for_function("document.getElementById('time_zone').value === 'Europe/Vienna'")
+    page.wait_for_function("() => document.getElementById('time_zone').value === 'Europe/Vienna'")
     assert page.locator("#tz").input_value() == "Europe/Vienna"
     assert page.locator("#users").input_value() == "40"
 
@@ -137,11 +137,11 @@ def test_demo_form_errors_are_announced_and_keep_the_input(page):
     summary = page.locator("#error-summary")
     summary.wait_for()
     # forms.js moves focus there once it has run (it is deferred).
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'error-summary'")
     assert page.get_by_label("Full name").input_value() == "Ada Lovelace"
     assert page.locator("#email").get_attribute("aria-invalid") == "true"
     summary.get_by_role("link").first.click()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'slot'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'slot'")
 
 
 def test_file_an_inquiry_in_french(browser, server):

@@ -9,9 +9,14 @@ import subprocess
 import pytest
 
 from iptor_site.config import PROJECT_ROOT
-from pagestates import all_states
+from pagestates import TRACKING, all_states
 
 VNU = PROJECT_ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(**TRACKING)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,7 @@ def vnu():
 
 def test_every_page_is_valid_html(vnu, client, tmp_path):
     states = all_states(client)
-    assert len(states) == 4 * 13
+    assert len(states) == 4 * 14
     files = {}
     for n, (name, html) in enumerate(states.items()):
         assert html.startswith("<!doctype html>"), name

@@ -28,12 +28,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import cli, errors, i18n, legal, mail, migrate, rendering, requestlog, security, validation
+    from . import (
+        cli,
+        cookieconsent,
+        errors,
+        i18n,
+        legal,
+        mail,
+        migrate,
+        rendering,
+        requestlog,
+        security,
+        validation,
+    )
     from .extensions import babel, csrf, db, limiter
 
     requestlog.init_app(app)
     validation.init_app(app)  # before any hook that parses the form: it reads the raw body
     security.init_app(app)
+    cookieconsent.init_app(app)
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.current_locale)
     csrf.init_app(app)
@@ -46,11 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app)
     mail.init_app(app)
 
-    from .views import forms, health, pages, privacy_requests
+    from .views import cookies, forms, health, pages, privacy_requests
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages.negotiation)
     app.register_blueprint(forms.bp)
     app.register_blueprint(privacy_requests.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(cookies.bp)
     return app

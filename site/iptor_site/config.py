@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -69,6 +70,13 @@ def _choice(name: str, default: str, choices: set[str]) -> str:
     value = os.environ.get(name, default)
     if value not in choices:
         raise ConfigError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def _matching(name: str, pattern: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if value and not re.fullmatch(pattern, value):
+        raise ConfigError(f"{name} does not look right: {value!r}")
     return value
 
 
@@ -141,4 +149,7 @@ def load_settings(instance_path: Path) -> dict:
         "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
         or None,
         "HSTS": _bool("HSTS", env == "production"),
+        # Tracking, loaded only after the visitor's consent; unset means never loaded.
+        "GA_MEASUREMENT_ID": _matching("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"),
+        "HUBSPOT_PORTAL_ID": _matching("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}"),
     }

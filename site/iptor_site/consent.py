@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
+from . import cookieconsent
 from .models import ConsentStamp, ConsentStampItem, ConsentText, Lead
 
 PRIVACY_NOTICE = "privacy_notice"
@@ -111,6 +112,7 @@ def stamp(session: Session, lead: Lead, form, *, form_name: str, form_version: s
           policy_version: str, now: datetime) -> ConsentStamp:
     """Record, in the caller's transaction, what ``lead``'s person was shown and ticked."""
     locale = g.lang
+    browser_choice = cookieconsent.current_choice()
     record = ConsentStamp(
         lead=lead,
         created_at=now,
@@ -121,6 +123,7 @@ def stamp(session: Session, lead: Lead, form, *, form_name: str, form_version: s
         page_url=request.url[:2048],
         ip_address=client_ip(),
         user_agent=(request.user_agent.string or "")[:512] or None,
+        cookie_consent_id=browser_choice.consent_id if browser_choice else None,
     )
     session.add(record)
     for position, key in enumerate(statement_keys(form)):

@@ -2,6 +2,7 @@
 
 from .base import Base
 from .consent import ConsentStamp, ConsentStampItem, ConsentText
+from .cookies import CookieConsentEvent
 from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
 
@@ -10,6 +11,7 @@ __all__ = [
     "ConsentStamp",
     "ConsentStampItem",
     "ConsentText",
+    "CookieConsentEvent",
     "DemoBooking",
     "Lead",
     "OutboxMessage",

@@ -38,6 +38,8 @@ class ConsentStamp(Base):
     page_url: Mapped[str] = mapped_column(String(2048))
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))
+    # The browser's anonymous cookie-consent ID, when it had made a cookie choice.
+    cookie_consent_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
     lead = relationship("Lead", back_populates="consent")
     items: Mapped[list[ConsentStampItem]] = relationship(

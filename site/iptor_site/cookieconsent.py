@@ -1,0 +1,201 @@
+"""Cookie consent: nothing that tracks runs before the visitor agrees, and every choice is logged.
+
+One configuration (``categories()``) drives the banner, the per-response CSP,
+the tags the script loads and the cookie list on the cookies page, so they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g, request
+from flask_babel import lazy_gettext as _l
+
+from .models import CookieConsentEvent
+from .models.base import utcnow
+
+COOKIE = "iptor_consent"
+COOKIE_MAX_AGE = 180 * 24 * 3600  # ask again after six months
+ANALYTICS = "analytics"
+MARKETING = "marketing"
+OPTIONAL = (ANALYTICS, MARKETING)
+# v1.<consent id>.<granted categories, "-"-separated>.<policy version>.<unix time>
+VALUE = re.compile(r"^v1\.([0-9a-f]{32})\.([a-z-]*)\.([0-9]{4}-[0-9]{2})\.([0-9]{10})$")
+
+
+@dataclass(frozen=True)
+class CookieInfo:
+    name: str
+    provider: str
+    purpose: object  # a lazy string
+    duration: object
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    title: object
+    description: object
+    cookies: tuple[CookieInfo, ...]
+    #: Extra CSP sources once the visitor has agreed to this category.
+    csp: dict = field(default_factory=dict)
+    required: bool = False
+
+
+def categories() -> list[Category]:
+    """The categories in use: necessary always, the others only when their tag is configured."""
+    config = current_app.config
+    result = [Category(
+        "necessary", _l("Necessary"),
+        _l("Needed for the site to work: your language, your cookie choice and the security of forms. "
+           "Always on."),
+        (
+            CookieInfo("session", "Iptor", _l("Keeps forms secure and shows you your own confirmation."),
+                       _l("Until you close the browser")),
+            CookieInfo("lang", "Iptor", _l("Remembers the language you chose."), _l("1 year")),
+            CookieInfo(COOKIE, "Iptor", _l("Remembers your cookie choice."), _l("6 months")),
+        ),
+        required=True,
+    )]
+    if config["GA_MEASUREMENT_ID"]:
+        suffix = config["GA_MEASUREMENT_ID"].removeprefix("G-")
+        result.append(Category(
+            ANALYTICS, _l("Analytics"),
+            _l("Google Analytics tells us how visitors use the site, so that we can improve it."),
+            (
+                CookieInfo("_ga", "Google", _l("Distinguishes visitors."), _l("2 years")),
+                CookieInfo(f"_ga_{suffix}", "Google", _l("Keeps the state of a visit."), _l("2 years")),
+            ),
+            csp={
+                "script-src": ["https://www.googletagmanager.com"],
+                "connect-src": ["https://*.google-analytics.com", "https://*.analytics.google.com",
+                                "https://www.googletagmanager.com"],
+                "img-src": ["https://*.google-analytics.com", "https://www.googletagmanager.com"],
+            },
+        ))
+    if config["HUBSPOT_PORTAL_ID"]:
+        result.append(Category(
+            MARKETING, _l("Marketing"),
+            _l("HubSpot records visits and e-mail interactions, so that our sales team can follow up "
+               "on your interests."),
+            (
+                CookieInfo("hubspotutk", "HubSpot", _l("Recognises a returning visitor."), _l("6 months")),
+                CookieInfo("__hstc", "HubSpot", _l("Tracks visits over time."), _l("6 months")),
+                CookieInfo("__hssrc", "HubSpot", _l("Detects a new session."), _l("Until you close the browser")),
+                CookieInfo("__hssc", "HubSpot", _l("Counts pages in a session."), _l("30 minutes")),
+            ),
+            csp={
+                "script-src": ["https://js.hs-scripts.com", "https://js.hs-analytics.net",
+                               "https://js.hs-banner.com", "https://js.hscollectedforms.net"],
+                "connect-src": ["https://*.hubspot.com", "https://*.hs-analytics.net",
+                                "https://*.hscollectedforms.net", "https://*.hs-banner.com"],
+                "img-src": ["https://track.hubspot.com"],
+            },
+        ))
+    return result
+
+
+def optional_keys() -> list[str]:
+    return [c.key for c in categories() if not c.required]
+
+
+@dataclass(frozen=True)
+class Choice:
+    consent_id: str
+    granted: frozenset[str]
+    policy_version: str
+    decided_at: datetime
+
+
+def current_choice() -> Choice | None:
+    """The visitor's stored choice, if it is well-formed and for the current policy version."""
+    if "cookie_choice" in g:
+        return g.cookie_choice
+    from .views.pages import privacy_version
+
+    choice = None
+    match = VALUE.match(request.cookies.get(COOKIE, ""))
+    if match and match.group(3) == privacy_version():
+        granted = frozenset(k for k in match.group(2).split("-") if k in OPTIONAL)
+        choice = Choice(match.group(1), granted, match.group(3),
+                        datetime.fromtimestamp(int(match.group(4)), UTC))
+    g.cookie_choice = choice
+    return choice
+
+
+def gpc() -> bool:
+    """Global Privacy Control: the browser objects to sale/sharing, so marketing is off by default."""
+    return request.headers.get("Sec-GPC", "").strip() == "1"
+
+
+def granted() -> frozenset[str]:
+    """Optional categories the visitor agreed to that are also configured."""
+    choice = current_choice()
+    return (choice.granted if choice else frozenset()) & set(optional_keys())
+
+
+def decide(action: str, wanted: set[str], session, locale: str) -> tuple[Choice, str]:
+    """Record a choice: return it and the cookie value that stores it."""
+    from .consent import client_ip
+    from .views.pages import privacy_version
+
+    available = set(optional_keys())
+    if action == "accept":
+        chosen = available - ({MARKETING} if gpc() else set())
+    elif action == "reject":
+        chosen = set()
+    else:
+        chosen = wanted & available
+    previous = current_choice()
+    now = utcnow()
+    choice = Choice(previous.consent_id if previous else uuid.uuid4().hex, frozenset(chosen),
+                    privacy_version(), now)
+    session.add(CookieConsentEvent(
+        consent_id=choice.consent_id,
+        created_at=now,
+        action=action,
+        categories=",".join(sorted(chosen)),
+        policy_version=choice.policy_version,
+        locale=locale,
+        gpc=gpc(),
+        ip_address=client_ip(),
+    ))
+    session.commit()
+    value = f"v1.{choice.consent_id}.{'-'.join(sorted(chosen))}.{choice.policy_version}.{int(now.timestamp())}"
+    return choice, value
+
+
+def tracking_cookie_names() -> list[str]:
+    """First-party cookies the optional tags set, to delete on withdrawal."""
+    return [c.name for cat in categories() if not cat.required for c in cat.cookies]
+
+
+def _csp_for_granted() -> None:
+    extra: dict[str, list[str]] = {}
+    for category in categories():
+        if category.key in granted():
+            for directive, sources in category.csp.items():
+                extra.setdefault(directive, []).extend(sources)
+    if extra:
+        g.csp_extra = extra
+
+
+def _template_context() -> dict:
+    cats = categories()
+    choice = current_choice()
+    return {
+        "cookie_categories": cats,
+        "cookie_granted": granted(),
+        "cookie_banner_open": len(cats) > 1 and choice is None,
+        "cookie_gpc": gpc(),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Widen the CSP per response, by exactly the hosts of the categories agreed to."""
+    app.before_request(_csp_for_granted)
+    app.context_processor(_template_context)

@@ -1,0 +1,61 @@
+"""Cookie consent: the settings page and the endpoint the banner posts to."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+
+from .. import cookieconsent
+from ..extensions import csrf, db
+
+bp = Blueprint("cookies", __name__, url_prefix="/<locale:lang>")
+
+
+def _same_origin() -> bool:
+    """The banner's POST carries no token (pages stay cacheable); the browser's
+    Origin (or Referer) header must name this site instead."""
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source:
+        return False
+    return urlsplit(source).netloc == request.host
+
+
+def _safe_next(value: str | None) -> str:
+    """Only ever a path on this site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return url_for("pages.landing")
+
+
+@bp.get("/cookies")
+def settings():
+    """Which cookies the site uses, per category, and the visitor's choice (works without JavaScript)."""
+    return render_template("pages/cookies.html", saved=request.args.get("saved") == "1")
+
+
+@bp.post("/cookies/consent")
+@csrf.exempt  # checked by origin instead, see _same_origin
+def consent():
+    """Store a choice from the banner or the settings page, and log it."""
+    if not _same_origin():
+        abort(403)
+    action = request.form.get("action")
+    if action not in {"accept", "reject", "choose"}:
+        abort(400)
+    before = cookieconsent.granted()
+    wanted = {key for key in cookieconsent.OPTIONAL if request.form.get(key) == "on"}
+    choice, value = cookieconsent.decide(action, wanted, db.session, g.lang)
+    if request.accept_mimetypes.best == "application/json":
+        response = jsonify(granted=sorted(choice.granted), reload=bool(choice.granted - before or before - choice.granted))
+    else:
+        response = redirect(_safe_next(request.form.get("next")), 303)
+    response.set_cookie(
+        cookieconsent.COOKIE, value, max_age=cookieconsent.COOKIE_MAX_AGE,
+        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+    )
+    if before - choice.granted:  # withdrawn: remove what the tags left behind
+        for name in cookieconsent.tracking_cookie_names():
+            if name in request.cookies:
+                response.delete_cookie(name)
+    return response
