@@ -47,7 +47,8 @@ def consent():
     wanted = {key for key in cookieconsent.OPTIONAL if request.form.get(key) == "on"}
     choice, value = cookieconsent.decide(action, wanted, db.session, g.lang)
     if request.accept_mimetypes.best == "application/json":
-        response = jsonify(granted=sorted(choice.granted), reload=bool(choice.granted - before or before - choice.granted))
+        # The page reloads when the tags it may run change (its CSP changes with them).
+        response = jsonify(granted=sorted(choice.granted), reload=choice.granted != before)
     else:
         response = redirect(_safe_next(request.form.get("next")), 303)
     response.set_cookie(
