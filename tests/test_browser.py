@@ -213,3 +213,48 @@ def test_inquiry_by_keyboard_alone(browser, server):
     page.wait_for_url(re.compile(r"/en/privacy/inquiry/received$"))
     assert "Access to my personal data" in page.locator(".summary-list").inner_text()
     context.close()
+
+
+def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
+    from email import message_from_bytes, policy
+
+    from sqlalchemy import func, select
+
+    from iptor_site.extensions import db
+    from iptor_site.models import ErasureRecord, Lead
+
+    context = browser.new_context(base_url=server, locale="nl-NL")
+    page = context.new_page()
+    page.goto("/nl/privacy")
+    page.locator('a[href="/nl/privacy/inquiry?type=erasure"]').first.click()
+    page.get_by_label("Volledige naam").fill("Sanne de Vries")
+    page.get_by_label("E-mailadres").fill("sanne.devries@example.nl")
+    page.locator("#community").check()
+    page.locator("#privacy_notice").check()
+    page.get_by_role("button", name="Verzoek versturen").click()
+    page.wait_for_url(re.compile(r"/nl/privacy/inquiry/received$"))
+
+    def verification_link():
+        for path in sorted((tmp_path / "mail").glob("*.eml")):
+            msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+            found = re.search(r"https?://[^/\s]+(/nl/privacy/requests/verify/\S+)", msg.get_body(("plain",)).get_content())
+            if found:
+                return found.group(1)
+        return None
+
+    for _ in range(50):  # the mail is written right after the response has gone out
+        link = verification_link()
+        if link:
+            break
+        page.wait_for_timeout(100)
+    assert link
+    page.goto(link)
+    assert "wissen wij direct" in page.locator(".notice").inner_text()
+    page.get_by_role("button", name="Mijn verzoek bevestigen").click()
+    page.wait_for_url(re.compile(r"/nl/privacy/requests/done$"))
+    assert page.locator("h1").inner_text() == "Uw verzoek is bevestigd"
+    assert "Contactgegevens" in page.locator(".summary-list").inner_text()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ErasureRecord)) == 1
+    context.close()

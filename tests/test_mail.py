@@ -1,5 +1,6 @@
 """Mail: written to the outbox with the lead, sent over real SMTP, retried when it fails."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,18 +66,21 @@ def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
 
 @pytest.mark.parametrize(
     ("lang", "subject"),
-    [("en", "We have received your privacy request"), ("fr", "Nous avons bien reçu votre demande relative à vos données"),
-     ("nl", "Wij hebben uw privacyverzoek ontvangen"), ("de", "Wir haben Ihre Datenschutzanfrage erhalten")],
+    [("en", "Please confirm your privacy request"), ("fr", "Veuillez confirmer votre demande relative à vos données"),
+     ("nl", "Bevestig uw privacyverzoek"), ("de", "Bitte bestätigen Sie Ihre Datenschutzanfrage")],
 )
-def test_inquiry_mails_arrive_in_the_persons_language(smtp_app, smtp_server, lang, subject):
+def test_inquiry_mail_asks_for_confirmation_in_the_persons_language(smtp_app, smtp_server, lang, subject):
     client = smtp_app.test_client()
     page = client.get(f"/{lang}/privacy/inquiry").text
     assert client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, request_type="erasure")).status_code == 303
     mails = by_recipient(smtp_server)
-    assert mails["camille.martin@example.com"]["Subject"] == subject
-    assert mails["camille.martin@example.com"]["Content-Language"] == lang
-    team = mails["privacy@iptor.test"]
-    assert "(erasure), due 2026-12-30" in team["Subject"]
+    # The team hears of a request once the person has confirmed it.
+    assert set(mails) == {"camille.martin@example.com"}
+    person = mails["camille.martin@example.com"]
+    assert person["Subject"] == subject
+    assert person["Content-Language"] == lang
+    assert re.search(rf"http://localhost/{lang}/privacy/requests/verify/[A-Za-z0-9_-]{{43}}",
+                     person.get_body(("plain",)).get_content())
 
 
 def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, restart_smtp):

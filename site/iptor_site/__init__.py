@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import PROJECT_ROOT, load_settings
+from .config import PROJECT_ROOT, derive_key, load_settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,6 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_settings(Path(app.instance_path)))
     if test_config:
         app.config.from_mapping(test_config)
+    if not app.config["SUPPRESSION_KEY"]:
+        app.config["SUPPRESSION_KEY"] = derive_key(app.config["SECRET_KEY"], "suppression")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -38,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         migrate,
         rendering,
         requestlog,
+        rights_cli,
         security,
         validation,
     )
@@ -58,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     migrate.init_app(app)
     mail.init_app(app)
+    rights_cli.init_app(app)
 
     from .views import cookies, forms, health, pages, privacy_requests
 

@@ -11,9 +11,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from wtforms import HiddenField, StringField
 
+from . import slots
 from .consent import client_ip
 from .models import SpamSubmission
-from .models.base import utcnow
 
 HONEYPOT_LABEL = _l("Leave this field empty")
 
@@ -58,7 +58,7 @@ def store(session: Session, form, form_name: str, reason: str) -> None:
     }
     session.add(
         SpamSubmission(
-            created_at=utcnow(),
+            created_at=slots.now(),
             form_name=form_name,
             reason=reason,
             payload=json.dumps(payload, ensure_ascii=False)[:20000],

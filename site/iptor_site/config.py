@@ -149,7 +149,25 @@ def load_settings(instance_path: Path) -> dict:
         "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
         or None,
         "HSTS": _bool("HSTS", env == "production"),
+        # Key of the hashes that stand in for addresses (suppressions, unsubscribe links).
+        # Defaults to one derived from SECRET_KEY; set it so rotating SECRET_KEY keeps them.
+        "SUPPRESSION_KEY": os.environ.get("SUPPRESSION_KEY", ""),
+        # Lifetime of the single-use links of privacy requests (verification, download).
+        "REQUEST_LINK_HOURS": _int("REQUEST_LINK_HOURS", 72),
+        # Retention, enforced by `flask retention purge`.
+        "RETENTION_DEMO_MONTHS": _int("RETENTION_DEMO_MONTHS", 24),
+        "RETENTION_REQUEST_YEARS": _int("RETENTION_REQUEST_YEARS", 3),
+        "RETENTION_UNVERIFIED_DAYS": _int("RETENTION_UNVERIFIED_DAYS", 30),
+        "RETENTION_SPAM_DAYS": _int("RETENTION_SPAM_DAYS", 30),
         # Tracking, loaded only after the visitor's consent; unset means never loaded.
         "GA_MEASUREMENT_ID": _matching("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"),
         "HUBSPOT_PORTAL_ID": _matching("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}"),
     }
+
+
+def derive_key(secret: str, purpose: str) -> str:
+    """A key for one purpose, derived from SECRET_KEY."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()

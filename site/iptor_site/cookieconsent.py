@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from .models import CookieConsentEvent
@@ -185,6 +185,8 @@ def _csp_for_granted() -> None:
 
 
 def _template_context() -> dict:
+    if not has_request_context():  # mail rendered by a command
+        return {}
     cats = categories()
     choice = current_choice()
     return {

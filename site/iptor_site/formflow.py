@@ -57,13 +57,4 @@ def submit(
         db.session.rollback()
         current_app.logger.exception("could not save a %s submission", form_name)
         return render(status=503, notice=NOT_SAVED)
-    response = done(saved)
-    app, lead_id = current_app._get_current_object(), saved.lead_id
-
-    @response.call_on_close
-    def send_mail():
-        # After the response has gone out, so a slow mail server never delays the person.
-        with app.app_context():
-            leads.send_now(db.session, lead_id)
-
-    return response
+    return leads.send_after(done(saved), saved.lead_id)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app, g, render_template
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import consent, ics, mail, slots
-from .models import DemoBooking, Lead, OutboxMessage, PrivacyInquiry
+from . import consent, dsr, ics, mail, slots
+from .models import DemoBooking, Lead, OutboxMessage, PrivacyInquiry, RequestStatusChange, Suppression
+from .rendering import absolute_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
 
 TEAM_LOCALE = "en"
@@ -21,15 +23,42 @@ class SlotTaken(Exception):
     """Every seat of the chosen slot was booked first by someone else."""
 
 
-def _lead(form, kind: str, now: datetime) -> Lead:
+def _lead(session: Session, form, kind: str, now: datetime) -> Lead:
+    hashed = dsr.email_hash(form.email.data)
+    opted_in = bool(getattr(form, "marketing", None) and form.marketing.data)
+    if opted_in:
+        # Ticking the box again is a new consent: it lifts an earlier opt-out.
+        session.execute(delete(Suppression).where(Suppression.email_hash == hashed))
     return Lead(
         kind=kind,
         created_at=now,
         locale=g.lang,
         name=form.name.data,
         email=form.email.data,
-        marketing_opt_in=bool(getattr(form, "marketing", None) and form.marketing.data),
+        email_hash=hashed,
+        marketing_opt_in=opted_in,
     )
+
+
+def person_message(lead: Lead, template: str, subject_key: str, **context):
+    """A mail to the person, in their language (the lead's locale)."""
+    with force_locale(lead.locale):
+        return mail.build_message(
+            to_name=lead.name,
+            to_address=lead.email,
+            subject=str(SUBJECTS[subject_key]),
+            body=render_template(template, lead=lead, **context),
+            locale=lead.locale,
+            reply_to=current_app.config["MAIL_PRIVACY_TEAM"],
+        )
+
+
+SUBJECTS = {
+    "inquiry_received": _l("Please confirm your privacy request"),
+    "inquiry_extended": _l("We need more time for your privacy request"),
+    "download_ready": _l("Your personal data is ready to download"),
+    "erasure_certificate": _l("Your personal data has been erased"),
+}
 
 
 def demo_calendar_file(booking: DemoBooking) -> bytes:
@@ -86,7 +115,7 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
         DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
     session.rollback()  # end the read; each attempt below is its own transaction
     for seat in (n for n in range(1, current_app.config["DEMO_SEATS"] + 1) if n not in taken):
-        lead = _lead(form, "demo", now)
+        lead = _lead(session, form, "demo", now)
         booking = DemoBooking(
             lead=lead,
             slot_start=slot,
@@ -113,23 +142,15 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
     raise SlotTaken()
 
 
-def _inquiry_mails(session: Session, inquiry: PrivacyInquiry) -> None:
+def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry) -> None:
+    """Tell the privacy team about a verified request (in English, the staff's language)."""
     lead = inquiry.lead
-    person = mail.build_message(
-        to_name=lead.name,
-        to_address=lead.email,
-        subject=gettext("We have received your privacy request"),
-        body=render_template("mail/inquiry_confirmation.txt", lead=lead, inquiry=inquiry,
-                             request_label=REQUEST_TYPES[inquiry.request_type]),
-        locale=lead.locale,
-        reply_to=current_app.config["MAIL_PRIVACY_TEAM"],
-    )
-    mail.enqueue(session, person, kind="inquiry-confirmation", lead_id=lead.id)
     with force_locale(TEAM_LOCALE):
         team = mail.build_message(
             to_name=None,
             to_address=current_app.config["MAIL_PRIVACY_TEAM"],
-            subject=f"New privacy request #{inquiry.id} ({inquiry.request_type}), due {inquiry.due_on.isoformat()}",
+            subject=(f"Verified privacy request #{inquiry.id} ({inquiry.request_type}), "
+                     f"due {inquiry.due_on.isoformat()}"),
             body=render_template("mail/inquiry_team.txt", lead=lead, inquiry=inquiry,
                                  request_label=REQUEST_TYPES[inquiry.request_type]),
             locale=TEAM_LOCALE,
@@ -137,25 +158,69 @@ def _inquiry_mails(session: Session, inquiry: PrivacyInquiry) -> None:
     mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
 
 
+def _verification_mail(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
+    token = dsr.issue_token(session, inquiry, "verify", now)
+    with force_locale(inquiry.lead.locale):
+        link = absolute_url("privacy_requests.verify", lang=inquiry.lead.locale, token=token)
+    msg = person_message(inquiry.lead, "mail/inquiry_confirmation.txt", "inquiry_received", inquiry=inquiry,
+                         request_label=REQUEST_TYPES[inquiry.request_type], link=link,
+                         hours=current_app.config["REQUEST_LINK_HOURS"])
+    mail.enqueue(session, msg, kind="inquiry-verification", lead_id=inquiry.lead_id)
+
+
+def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
+    _verification_mail(session, inquiry, now)
+    session.commit()
+
+
 def file_inquiry(session: Session, form, *, policy_version: str,
                  now: datetime) -> PrivacyInquiry:
-    """Store the lead, its consent stamp, the inquiry with its due date and its mail."""
-    lead = _lead(form, "inquiry", now)
+    """Store the lead, its consent stamp and the request with its due date, and send the
+    verification link; a second open request of the same type joins the first."""
+    duplicate = dsr.find_duplicate(session, form.email.data, form.request_type.data)
+    if duplicate is not None:
+        dsr.change_status(session, duplicate, duplicate.status, actor=dsr.SUBJECT, now=now,
+                          reason="the same request was submitted again and joined to this one")
+        if duplicate.status == "awaiting_verification":
+            _verification_mail(session, duplicate, now)
+        session.commit()
+        return duplicate
+    lead = _lead(session, form, "inquiry", now)
+    community = form.request_type.data == "erasure" and bool(form.community.data)
     inquiry = PrivacyInquiry(
         lead=lead,
         request_type=form.request_type.data,
         details=form.details.data or None,
         california_resident=bool(form.california_resident.data),
+        community=community,
         received_at=now,
-        due_on=(now + timedelta(days=current_app.config["INQUIRY_RESPONSE_DAYS"])).date(),
+        due_on=dsr.due_date(now, form.request_type.data, community),
+        status="awaiting_verification",
     )
     session.add_all([lead, inquiry])
     consent.stamp(session, lead, form, form_name="privacy-inquiry",
                   form_version=INQUIRY_FORM_VERSION, policy_version=policy_version, now=now)
     session.flush()
-    _inquiry_mails(session, inquiry)
+    session.add(RequestStatusChange(inquiry_id=inquiry.id, at=now, from_status=None,
+                                    to_status="awaiting_verification", actor=dsr.SUBJECT, reason="received"))
+    _verification_mail(session, inquiry, now)
     session.commit()
     return inquiry
+
+
+def send_after(response, lead_id: int):
+    """Send a lead's mail once ``response`` has gone out, so a slow mail server never
+    delays the person; the outbox keeps whatever fails."""
+    from .extensions import db
+
+    app = current_app._get_current_object()
+
+    @response.call_on_close
+    def send_mail():
+        with app.app_context():
+            send_now(db.session, lead_id)
+
+    return response
 
 
 def send_now(session: Session, lead_id: int) -> None:

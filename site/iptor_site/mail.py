@@ -31,6 +31,9 @@ BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
 MAX_ATTEMPTS = 12
 #: How long a sender may hold a message before another may try it.
 CLAIM = timedelta(minutes=5)
+#: Messages deleted from the outbox once sent: the erasure certificate is the last
+#: trace of an erased address and must not outlive its delivery.
+EPHEMERAL = "erasure-certificate"
 
 
 def build_message(
@@ -42,9 +45,14 @@ def build_message(
     locale: str,
     reply_to: str | None = None,
     attachments: tuple[tuple[str, str, bytes], ...] = (),
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
     """An RFC 5322 message. Header values go through the email package's header
-    classes, so a name or subject with line breaks cannot add headers."""
+    classes, so a name or subject with line breaks cannot add headers.
+
+    Marketing mail passes ``unsubscribe_url``: it gets List-Unsubscribe and the
+    one-click List-Unsubscribe-Post of RFC 8058.
+    """
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     local, _, domain = to_address.rpartition("@")
@@ -55,6 +63,9 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"
     if reply_to:
         msg["Reply-To"] = reply_to
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(body)
     for filename, mimetype, data in attachments:
         maintype, _, subtype = mimetype.partition("/")
@@ -139,7 +150,15 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
             row.sent_at = utcnow()
             row.last_error = None
             result["sent"] += 1
+            if row.kind == EPHEMERAL:
+                session.delete(row)
+                result.setdefault("ephemeral", 0)
+                result["ephemeral"] += 1
         session.commit()
+    if result.get("ephemeral"):
+        from .dsr import make_unreadable
+
+        make_unreadable(session)
     return result
 
 

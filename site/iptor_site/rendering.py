@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, current_app, g, has_request_context, request, url_for
 
 from .i18n import LOCALES, current_locale
 
@@ -52,6 +53,8 @@ def alternates_for(endpoint: str, view_args: dict, locales) -> list[Alternate]:
 
 
 def _page_context() -> dict:
+    if not has_request_context():  # mail rendered by a command
+        return {}
     locale = current_locale()
     ctx = {"locale": locale, "locales": LOCALES}
     endpoint = request.endpoint
@@ -87,10 +90,12 @@ def _page_context() -> dict:
 
 def init_app(app: Flask) -> None:
     """Register the page context and the helpers every template may use."""
-    from . import consent
+    from . import consent, dsr
 
     app.context_processor(_page_context)
+    app.jinja_env.filters["todate"] = date.fromisoformat
     app.jinja_env.globals.update(
+        deletion_kind=dsr.deletion_kind,
         consent_keys=consent.statement_keys,
         consent_label=consent.statement_label,
         policy_link=consent.policy_link,

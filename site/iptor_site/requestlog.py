@@ -82,12 +82,13 @@ def init_app(app: Flask) -> None:
     app.logger.removeHandler(default_handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    # One handler on the package's logger ("iptor_site" is app.logger); the access
+    # logger below it propagates there, so each line is written once.
+    if not any(isinstance(h.formatter, JsonFormatter) for h in app.logger.handlers):
+        app.logger.addHandler(handler)
+    app.logger.setLevel(logging.INFO)
     for log in (logger, app.logger):
-        if not any(isinstance(h.formatter, JsonFormatter) for h in log.handlers):
-            log.addHandler(handler)
         if not any(isinstance(f, RequestIdFilter) for f in log.filters):
             log.addFilter(RequestIdFilter())
-        log.setLevel(logging.INFO)
-    logger.propagate = True
     app.before_request(_start)
     app.after_request(_finish)

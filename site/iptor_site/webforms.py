@@ -130,11 +130,15 @@ class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, FlaskForm):
         # No Optional(): it would stop the chain before validate_details.
         validators=[_length(5000), CleanText(multiline=True)],
     )
+    community = BooleanField(
+        _l("This concerns my profile in an Iptor online community."), default=False
+    )
     california_resident = BooleanField(
         _l("I confirm that I am a resident of California."), default=False
     )
 
-    display_order = ("name", "email", "request_type", "details", "california_resident", "privacy_notice")
+    display_order = ("name", "email", "request_type", "details", "community", "california_resident",
+                     "privacy_notice")
 
     def validate_details(self, field):
         if self.request_type.data in DETAILS_REQUIRED and not field.data:

@@ -5,8 +5,14 @@ from .consent import ConsentStamp, ConsentStampItem, ConsentText
 from .cookies import CookieConsentEvent
 from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
+from .rights import ConsentRevocation, ErasureRecord, RequestStatusChange, RequestToken, Suppression
 
 __all__ = [
+    "ConsentRevocation",
+    "ErasureRecord",
+    "RequestStatusChange",
+    "RequestToken",
+    "Suppression",
     "Base",
     "ConsentStamp",
     "ConsentStampItem",

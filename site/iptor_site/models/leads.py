@@ -21,7 +21,12 @@ class Lead(Base):
     locale: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), index=True)
+    # Keyed hash of the address: finds a person's leads from an unsubscribe token.
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by verified restriction or objection requests: no marketing use until lifted.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    objected: Mapped[bool] = mapped_column(Boolean, default=False)
 
     consent = relationship("ConsentStamp", back_populates="lead", uselist=False,
                            cascade="all, delete-orphan", passive_deletes=True)
@@ -66,8 +71,16 @@ class PrivacyInquiry(Base):
     california_resident: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_on: Mapped[date] = mapped_column(Date)
+    # An erasure of an online-community profile: eight weeks instead of thirty days.
+    community: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(32), default="awaiting_verification", index=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
 
     lead: Mapped[Lead] = relationship(back_populates="inquiry")
+    history = relationship("RequestStatusChange", back_populates="inquiry", cascade="all, delete-orphan",
+                           passive_deletes=True, order_by="RequestStatusChange.id")
 
 
 class SpamSubmission(Base):

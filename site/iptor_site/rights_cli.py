@@ -1,0 +1,83 @@
+"""``flask privacy`` and ``flask retention``: the privacy team's command-line tools."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import text
+
+from . import dsr, retention, slots
+from .extensions import db
+from .models import PrivacyInquiry
+
+privacy = AppGroup("privacy", help="Data-subject requests.")
+retention_group = AppGroup("retention", help="Retention periods.")
+
+
+@privacy.command("overdue")
+@click.option("--within", default=7, show_default=True, help="Also list requests due within this many days.")
+@with_appcontext
+def overdue_command(within: int) -> None:
+    """List open requests past or near their due date."""
+    today = slots.now().date()
+    rows = dsr.overdue(db.session, today, within)
+    for inquiry in rows:
+        late = (today - inquiry.due_on).days
+        state = f"OVERDUE by {late} days" if late > 0 else f"due in {-late} days"
+        click.echo(f"#{inquiry.id}\t{inquiry.request_type}\t{inquiry.status}\tdue {inquiry.due_on}\t{state}")
+    click.echo(f"{len(rows)} request(s)")
+
+
+@privacy.command("extend")
+@click.argument("number", type=int)
+@click.option("--months", type=click.IntRange(1, 2), default=2, show_default=True)
+@click.option("--reason", required=True)
+@click.option("--by", "actor", required=True, help="Who decides the extension (staff e-mail).")
+@with_appcontext
+def extend_command(number: int, months: int, reason: str, actor: str) -> None:
+    """Extend request NUMBER's deadline, with a reason; the person is told."""
+    inquiry = db.session.get(PrivacyInquiry, number)
+    if inquiry is None:
+        raise click.ClickException(f"no request #{number}")
+    try:
+        dsr.extend(db.session, inquiry, months=months, reason=reason, actor=actor, now=slots.now())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    from .leads import send_now
+
+    send_now(db.session, inquiry.lead_id)
+    click.echo(f"#{number} now due {inquiry.due_on}")
+
+
+@privacy.command("vacuum")
+@with_appcontext
+def vacuum_command() -> None:
+    """Make deleted rows unreadable on disk: VACUUM FULL on PostgreSQL, a checkpoint on SQLite."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("leads", "consent_stamps", "consent_stamp_items", "demo_bookings", "privacy_inquiries",
+                          "request_status_changes", "request_tokens", "outbox", "spam_submissions",
+                          "consent_revocations"):
+                conn.execute(text(f"VACUUM (FULL, ANALYZE) {table}"))
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM")
+        dsr.make_unreadable(db.session)
+    click.echo("vacuumed")
+
+
+@retention_group.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete what is older than its retention period and print the counts."""
+    counts = retention.purge(db.session, slots.now())
+    for kind, number in counts.items():
+        click.echo(f"{kind}: {number}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(privacy)
+    app.cli.add_command(retention_group)
