@@ -358,8 +358,9 @@ def test_retention_purge_deletes_by_kind_and_reports(app, client, tmp_path, cloc
     assert recent.post("/en/demo", data=demo_data(page, email="recent@example.com")).status_code == 303
     result = app.test_cli_runner().invoke(args=["retention", "purge"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["demo leads: 1", "completed privacy requests: 0",
-                                          "unverified privacy requests: 1", "spam: 1"]
+    assert result.output.splitlines() == ["requests marked expired: 1", "demo leads: 1",
+                                          "completed privacy requests: 0", "unverified privacy requests: 1",
+                                          "spam: 1"]
     with app.app_context():
         assert db.session.scalars(select(Lead.email)).all() == ["recent@example.com"]
     files = database_files(app)

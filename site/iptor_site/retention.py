@@ -12,6 +12,17 @@ from . import dsr
 from .models import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 
 
+def _expire_unverified(session: Session, now: datetime) -> int:
+    """Requests never confirmed within the link's lifetime are expired, not left open."""
+    cutoff = now - timedelta(hours=current_app.config["REQUEST_LINK_HOURS"])
+    stale = list(session.scalars(select(PrivacyInquiry).where(
+        PrivacyInquiry.status == "awaiting_verification", PrivacyInquiry.received_at < cutoff)))
+    for inquiry in stale:
+        dsr.change_status(session, inquiry, "expired", actor=dsr.SYSTEM, now=now,
+                          reason="not confirmed before the link expired")
+    return len(stale)
+
+
 def purge(session: Session, now: datetime) -> dict[str, int]:
     """Delete expired leads by kind; returns the counts."""
     config = current_app.config
@@ -27,7 +38,7 @@ def purge(session: Session, now: datetime) -> dict[str, int]:
         PrivacyInquiry.status.in_(("completed", "rejected")), PrivacyInquiry.completed_at < request_cutoff)
     unverified = select(Lead.id).join(PrivacyInquiry).where(
         PrivacyInquiry.status.in_(("awaiting_verification", "expired")), PrivacyInquiry.received_at < unverified_cutoff)
-    counts = {}
+    counts = {"requests marked expired": _expire_unverified(session, now)}
     for kind, query in (("demo leads", demo_leads), ("completed privacy requests", closed),
                         ("unverified privacy requests", unverified)):
         ids = list(session.scalars(query))
