@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test lint translations outbox
+.PHONY: install compile migrate run test lint translations outbox bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 lint: install
-	$(BIN)/ruff check site tests migrations
+	$(BIN)/ruff check site tests migrations bench
 	$(BIN)/bandit -q -c pyproject.toml -r site -ll
 
 test: compile lint node_modules/.installed
@@ -41,3 +41,8 @@ test: compile lint node_modules/.installed
 
 translations: install
 	$(BIN)/flask translate update
+
+# Throughput and latency against a bare Flask app and nginx (needs wrk and nginx from
+# Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it.
+bench: compile
+	$(BIN)/python bench/run.py

@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         legal,
         mail,
         migrate,
+        performance,
         rendering,
         requestlog,
         rights_cli,
@@ -46,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .extensions import babel, csrf, db, limiter
 
+    performance.init_app(app)  # first: its after-request hook (compression) must run last
     requestlog.init_app(app)
     validation.init_app(app)  # before any hook that parses the form: it reads the raw body
     security.init_app(app)
@@ -55,6 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     db.init_app(app)
     limiter.init_app(app)
+    from .ratelimits import reads_are_free
+
+    limiter.request_filter(reads_are_free)
     app.extensions["legal"] = legal.LegalLibrary(app.config["LEGAL_DIR"])
     rendering.init_app(app)
     errors.init_app(app)

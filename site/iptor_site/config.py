@@ -159,6 +159,8 @@ def load_settings(instance_path: Path) -> dict:
         "RETENTION_REQUEST_YEARS": _int("RETENTION_REQUEST_YEARS", 3),
         "RETENTION_UNVERIFIED_DAYS": _int("RETENTION_UNVERIFIED_DAYS", 30),
         "RETENTION_SPAM_DAYS": _int("RETENTION_SPAM_DAYS", 30),
+        # Rendered public pages kept in memory per process (0 turns the cache off).
+        "PAGE_CACHE_SIZE": _int("PAGE_CACHE_SIZE", 512),
         # Tracking, loaded only after the visitor's consent; unset means never loaded.
         "GA_MEASUREMENT_ID": _matching("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"),
         "HUBSPOT_PORTAL_ID": _matching("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}"),

@@ -21,3 +21,8 @@ class _PerEmail:
 
 
 per_email = _PerEmail()
+
+
+def reads_are_free() -> bool:
+    """Only form submissions are limited: skip the limiter's work for page views."""
+    return request.method in {"GET", "HEAD", "OPTIONS"}

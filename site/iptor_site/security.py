@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,11 +26,16 @@ PERMISSIONS_POLICY = (
 )
 
 
+@lru_cache(maxsize=16)
+def _csp(extra: tuple) -> str:
+    return csp_header(dict(extra))
+
+
 def csp_header(extra: dict[str, list[str]] | None = None) -> str:
     """The policy as a header value, with ``extra`` sources added per directive."""
     policy = {key: list(values) for key, values in CONTENT_SECURITY_POLICY.items()}
     for key, sources in (extra or {}).items():
-        policy.setdefault(key, ["'self'"]).extend(s for s in sources if s not in policy[key])
+        policy.setdefault(key, ["'self'"]).extend(s for s in sources if s not in policy.get(key, []))
     return "; ".join(f"{key} {' '.join(values)}" for key, values in policy.items())
 
 
@@ -36,7 +43,9 @@ def _set_headers(response: Response) -> Response:
     from flask import current_app, g
 
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", csp_header(g.get("csp_extra")))
+    extra = g.get("csp_extra")
+    headers.setdefault("Content-Security-Policy",
+                       _csp(tuple((k, tuple(v)) for k, v in sorted(extra.items())) if extra else ()))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)

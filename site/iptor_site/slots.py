@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.dates import format_date, format_time, get_timezone_location
 from flask import current_app
 from flask_babel import get_locale
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import DemoBooking
@@ -67,20 +67,48 @@ def _clock(value: str) -> time:
     return time(int(hours), int(minutes))
 
 
+def _days(at: datetime | None) -> list[date]:
+    """The next DEMO_DAYS_AHEAD working days, from tomorrow in the demo time zone."""
+    config = current_app.config
+    workdays = {int(d) for d in config["DEMO_WORKDAYS"].split(",")}
+    day = (at or now()).astimezone(ZoneInfo(config["DEMO_TIMEZONE"])).date()
+    days = []
+    while len(days) < config["DEMO_DAYS_AHEAD"]:
+        day += timedelta(days=1)
+        if day.isoweekday() in workdays:
+            days.append(day)
+    return days
+
+
+def is_offered(slot: datetime, at: datetime | None = None) -> bool:
+    """Whether ``slot`` is one of ``offered()``, without building the whole calendar."""
+    config = current_app.config
+    zone = ZoneInfo(config["DEMO_TIMEZONE"])
+    local = slot.astimezone(zone)
+    if local.date() not in _days(at):
+        return False
+    start = datetime.combine(local.date(), _clock(config["DEMO_DAY_START"]), tzinfo=zone)
+    closing = datetime.combine(local.date(), _clock(config["DEMO_DAY_END"]), tzinfo=zone)
+    length = timedelta(minutes=config["DEMO_SLOT_MINUTES"])
+    offset = slot - start
+    return start <= slot and slot + length <= closing and offset % length == timedelta(0)
+
+
+def has_seat(session: Session, slot: datetime) -> bool:
+    """Whether a seat of ``slot`` is still free (the database has the last word on booking)."""
+    taken = session.scalar(select(func.count()).select_from(DemoBooking).where(
+        DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None)))
+    return taken < current_app.config["DEMO_SEATS"]
+
+
 def offered(at: datetime | None = None) -> list[datetime]:
     """Every slot of the next DEMO_DAYS_AHEAD working days, from tomorrow, in UTC."""
     config = current_app.config
     zone = ZoneInfo(config["DEMO_TIMEZONE"])
     length = timedelta(minutes=config["DEMO_SLOT_MINUTES"])
-    workdays = {int(d) for d in config["DEMO_WORKDAYS"].split(",")}
     start, end = _clock(config["DEMO_DAY_START"]), _clock(config["DEMO_DAY_END"])
-    day = (at or now()).astimezone(zone).date()
-    slots, days = [], 0
-    while days < config["DEMO_DAYS_AHEAD"]:
-        day += timedelta(days=1)
-        if day.isoweekday() not in workdays:
-            continue
-        days += 1
+    slots = []
+    for day in _days(at):
         slot = datetime.combine(day, start, tzinfo=zone)
         closing = datetime.combine(day, end, tzinfo=zone)
         while slot + length <= closing:

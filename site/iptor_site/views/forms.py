@@ -77,9 +77,9 @@ def demo():
 
     def save(db_session, now):
         slot = slots.parse_slot(form.slot.data)
-        if slot is None or slot not in slots.offered(now):
+        if slot is None or not slots.is_offered(slot, now):
             raise formflow.FormRejected("slot", gettext("Choose one of the times offered."), 422)
-        if slot not in slots.free(db_session, now):
+        if not slots.has_seat(db_session, slot):
             raise formflow.FormRejected("slot", _taken_message())
         try:
             return leads.book_demo(db_session, form, slot=slot,

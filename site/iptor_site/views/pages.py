@@ -21,6 +21,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
 from ..i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LOCALES, negotiate
+from ..performance import cached_page
 from ..pricing import estimate, parse_users
 from ..rendering import absolute_url, alternates_for
 
@@ -107,12 +108,14 @@ def negotiate_language(path: str):
 
 
 @bp.get("/")
+@cached_page
 def landing():
     """Short landing page leading to pricing, demo booking and the privacy policy."""
     return render_template("pages/landing.html", price=estimate(1).formatted())
 
 
 @bp.get("/pricing")
+@cached_page
 def pricing():
     """The Base Module's price and a seat estimator that works without JavaScript."""
     raw = request.args.get("users")
@@ -142,6 +145,7 @@ def pricing_estimate():
 
 
 @bp.get("/privacy")
+@cached_page
 def privacy():
     """The current privacy policy in the page's language, or a redirect to one that has it."""
     available = privacy_locales()

@@ -1,0 +1,25 @@
+"""Production gunicorn settings (also what `make bench` measures).
+
+Environment: PORT (8000), BIND (127.0.0.1:$PORT), WEB_CONCURRENCY (workers,
+default two per core plus one), GUNICORN_THREADS (4 per worker).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = 5
+timeout = 30
+graceful_timeout = 20
+max_requests = 10000
+max_requests_jitter = 1000
+# The app writes one JSON line per request itself; gunicorn's access log would repeat it.
+accesslog = None
+errorlog = "-"
+# Requests come from the reverse proxy on this machine; the app's TRUSTED_PROXIES decides
+# which X-Forwarded-* headers count.
+forwarded_allow_ips = "127.0.0.1"
+proxy_allow_ips = "127.0.0.1"
