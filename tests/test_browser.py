@@ -23,6 +23,31 @@ def page_without_js(browser, server):
     context.close()
 
 
+def wait_for_mails(tmp_path, predicate, app, seconds=2):
+    """Mail is sent once the response is closed. Werkzeug's development server may
+    close it only when the browser drops the connection, so after a short wait the
+    outbox sender (`flask outbox send`, run by cron in production) delivers it."""
+    import time
+    from email import message_from_bytes, policy
+
+    from iptor_site import mail
+    from iptor_site.extensions import db
+
+    def read():
+        return [message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in sorted((tmp_path / "mail").glob("*.eml"))]
+
+    deadline = time.monotonic() + seconds
+    while not predicate(mails := read()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not predicate(mails):
+        with app.app_context():
+            mail.deliver(db.session)
+        mails = read()
+    assert predicate(mails), [m["Subject"] for m in mails]
+    return mails
+
+
 def expected_texts(client, lang, users):
     html = client.get(f"/{lang}/pricing?users={users}").text
     return dict(re.findall(r'data-field="([a-z_]+)">([^<]*)<', html))
@@ -216,7 +241,6 @@ def test_inquiry_by_keyboard_alone(browser, server):
 
 
 def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
-    from email import message_from_bytes, policy
 
     from sqlalchemy import func, select
 
@@ -234,20 +258,14 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
     page.get_by_role("button", name="Verzoek versturen").click()
     page.wait_for_url(re.compile(r"/nl/privacy/inquiry/received$"))
 
-    def verification_link():
-        for path in sorted((tmp_path / "mail").glob("*.eml")):
-            msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+    def verification_link(mails):
+        for msg in mails:
             found = re.search(r"https?://[^/\s]+(/nl/privacy/requests/verify/\S+)", msg.get_body(("plain",)).get_content())
             if found:
                 return found.group(1)
         return None
 
-    for _ in range(50):  # the mail is written right after the response has gone out
-        link = verification_link()
-        if link:
-            break
-        page.wait_for_timeout(100)
-    assert link
+    link = verification_link(wait_for_mails(tmp_path, verification_link, app))
     page.goto(link)
     assert "wissen wij direct" in page.locator(".notice").inner_text()
     page.get_by_role("button", name="Mijn verzoek bevestigen").click()
@@ -258,3 +276,50 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
         assert db.session.scalar(select(func.count()).select_from(ErasureRecord)) == 1
     context.close()
+
+
+def test_privacy_officer_extends_and_completes_a_request(browser, server, app, tmp_path):
+    from email import message_from_bytes, policy
+
+    from formhelpers import inquiry_data
+    from iptor_site import backoffice
+    from iptor_site.extensions import db
+    from iptor_site.slots import now
+
+    with app.app_context():
+        backoffice.create_staff(db.session, "dpo@iptor.test", "correct horse battery staple", "privacy", now())
+        db.session.commit()
+    # A verified request, filed and confirmed as the person would.
+    client = app.test_client()
+    page = client.get("/de/privacy/inquiry").text
+    client.post("/de/privacy/inquiry", data=inquiry_data(page, request_type="complaint", details="Warum?"))
+    mail_text = message_from_bytes(sorted((tmp_path / "mail").glob("*.eml"))[-1].read_bytes(),
+                                   policy=policy.default).get_body(("plain",)).get_content()
+    link = re.search(r"https?://[^/\s]+(/de/privacy/requests/verify/\S+)", mail_text).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(link).text).group(1)
+    assert client.post(link, data={"csrf_token": token}).status_code == 303
+
+    context = browser.new_context(base_url=server)
+    officer = context.new_page()
+    officer.goto("/admin/requests")
+    officer.get_by_label("E-mail").fill("dpo@iptor.test")
+    officer.get_by_label("Password").fill("correct horse battery staple")
+    officer.get_by_role("button", name="Sign in").click()
+    officer.wait_for_url(re.compile(r"/admin/requests$"))
+    officer.get_by_role("link", name="#1").click()
+    officer.get_by_label(re.compile("^Reason or note")).fill("Mehrere Systeme müssen geprüft werden.")
+    officer.get_by_label("Extend by").select_option("2")
+    officer.get_by_role("button", name="Extend").click()
+    assert "extend done" in officer.locator(".notice").inner_text()
+    assert "extended" in officer.locator(".summary-list").first.inner_text()
+    officer.get_by_label(re.compile("^Reason or note")).fill("Antwort per E-Mail gesendet.")
+    officer.get_by_role("button", name="Complete").click()
+    assert "complete done" in officer.locator(".notice").inner_text()
+    history = officer.locator(".history").inner_text()
+    assert "verified → extended by dpo@iptor.test" in history and "extended → completed by dpo@iptor.test" in history
+    context.close()
+    wanted = {"Wir benötigen mehr Zeit für Ihre Datenschutzanfrage", "Ihre Datenschutzanfrage wurde abgeschlossen"}
+    mails = wait_for_mails(tmp_path, lambda ms: wanted <= {m["Subject"] for m in ms}, app)
+    subjects = [m["Subject"] for m in mails]
+    assert "Wir benötigen mehr Zeit für Ihre Datenschutzanfrage" in subjects
+    assert "Ihre Datenschutzanfrage wurde abgeschlossen" in subjects

@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     from . import (
+        admin_cli,
         cli,
         cookieconsent,
         errors,
@@ -67,8 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app)
     mail.init_app(app)
     rights_cli.init_app(app)
+    admin_cli.init_app(app)
 
-    from .views import cookies, forms, health, pages, privacy_requests
+    from .views import admin, cookies, forms, health, pages, privacy_requests
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages.negotiation)
@@ -76,4 +78,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(privacy_requests.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(cookies.bp)
+    app.register_blueprint(admin.bp)
     return app

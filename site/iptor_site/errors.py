@@ -14,6 +14,10 @@ def _render(code: int):
 def init_app(app: Flask) -> None:
     """Register the 404, 405 and 500 pages."""
 
+    @app.errorhandler(403)
+    def forbidden(exc: HTTPException):
+        return _render(403)
+
     @app.errorhandler(404)
     def not_found(exc: HTTPException):
         return _render(404)

@@ -54,11 +54,21 @@ def person_message(lead: Lead, template: str, subject_key: str, **context):
 
 
 SUBJECTS = {
+    "demo_cancelled": _l("Your Iptor multiflex demo has been cancelled"),
+    "request_started": _l("We have started on your privacy request"),
+    "request_completed": _l("Your privacy request has been completed"),
+    "request_rejected": _l("About your privacy request"),
     "inquiry_received": _l("Please confirm your privacy request"),
     "inquiry_extended": _l("We need more time for your privacy request"),
     "download_ready": _l("Your personal data is ready to download"),
     "erasure_certificate": _l("Your personal data has been erased"),
 }
+
+
+def booking_time(booking: DemoBooking) -> dict[str, str]:
+    """The booked slot as the person reads it: their time zone and language."""
+    with force_locale(booking.lead.locale):
+        return slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
 
 
 def demo_calendar_file(booking: DemoBooking) -> bytes:

@@ -6,8 +6,11 @@ from .cookies import CookieConsentEvent
 from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
 from .rights import ConsentRevocation, ErasureRecord, RequestStatusChange, RequestToken, Suppression
+from .staff import AuditEntry, StaffUser
 
 __all__ = [
+    "AuditEntry",
+    "StaffUser",
     "ConsentRevocation",
     "ErasureRecord",
     "RequestStatusChange",

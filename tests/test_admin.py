@@ -1,0 +1,307 @@
+"""The back-office: accounts, roles, bookings, requests, export and the audit log."""
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from formhelpers import demo_data, inquiry_data, slot_values
+from iptor_site import backoffice, dsr
+from iptor_site.extensions import db
+from iptor_site.models import AuditEntry, DemoBooking, Lead, PrivacyInquiry, StaffUser, Suppression
+
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def clock():
+    return {"now": NOW}
+
+
+@pytest.fixture
+def app(make_app, clock):
+    return make_app(CLOCK=lambda: clock["now"])
+
+
+def make_staff(app, email, role):
+    with app.app_context():
+        backoffice.create_staff(db.session, email, PASSWORD, role, NOW)
+        db.session.commit()
+
+
+def csrf(page):
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def sign_in(app, email, role=None, password=PASSWORD):
+    if role:
+        make_staff(app, email, role)
+    client = app.test_client()
+    page = client.get("/admin/login").text
+    response = client.post("/admin/login", data={"csrf_token": csrf(page), "email": email, "password": password})
+    return client, response
+
+
+@pytest.fixture
+def sales(app):
+    return sign_in(app, "sales@iptor.test", "sales")[0]
+
+
+@pytest.fixture
+def privacy(app):
+    return sign_in(app, "dpo@iptor.test", "privacy")[0]
+
+
+def mails(tmp_path):
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((tmp_path / "mail").glob("*.eml"))]
+
+
+def book(app, lang="de", **overrides):
+    client = app.test_client()
+    page = client.get(f"/{lang}/demo").text
+    assert client.post(f"/{lang}/demo", data=demo_data(page, **overrides)).status_code == 303
+
+
+def verified_request(app, tmp_path, request_type="rectification", lang="fr", email="camille.martin@example.com"):
+    client = app.test_client()
+    page = client.get(f"/{lang}/privacy/inquiry").text
+    assert client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(
+        page, request_type=request_type, details="Mon nom est mal orthographié.", email=email)).status_code == 303
+    link = re.search(r"http://localhost(/\w\w/privacy/requests/verify/\S+)",
+                     mails(tmp_path)[-1].get_body(("plain",)).get_content()).group(1)
+    page = client.get(link).text
+    assert client.post(link, data={"csrf_token": csrf(page)}).status_code == 303
+
+
+def test_staff_are_created_from_the_command_line_with_argon2(app):
+    result = app.test_cli_runner().invoke(args=["staff", "create", "Admin@Iptor.test", "--role", "admin",
+                                                "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalars(select(StaffUser)).one()
+        assert (user.email, user.role) == ("admin@iptor.test", "admin")
+        assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    short = app.test_cli_runner().invoke(args=["staff", "create", "x@iptor.test", "--role", "sales",
+                                               "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "12 characters" in short.output
+
+
+def test_sign_in_and_out(app):
+    client, response = sign_in(app, "sales@iptor.test", "sales")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    assert "Demo bookings" in client.get("/admin/").text
+    page = client.get("/admin/").text
+    assert client.post("/admin/logout", data={"csrf_token": csrf(page)}).status_code == 303
+    assert client.get("/admin/bookings").headers["Location"].startswith("/admin/login")
+
+
+def test_wrong_password_and_lockout(app):
+    make_staff(app, "sales@iptor.test", "sales")
+    for _ in range(5):
+        _, response = sign_in(app, "sales@iptor.test", password="wrong password!")
+        assert response.status_code == 401 and "not right" in response.text
+    _, response = sign_in(app, "sales@iptor.test")  # the right password, but locked
+    assert response.status_code == 401 and "locked" in response.text
+    _, unknown = sign_in(app, "nobody@iptor.test")
+    assert unknown.status_code == 401
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert actions.count("login-failed") == 5 and "account-locked" in actions
+
+
+def test_lockout_ends(app, clock):
+    make_staff(app, "sales@iptor.test", "sales")
+    for _ in range(5):
+        sign_in(app, "sales@iptor.test", password="wrong password!")
+    clock["now"] = NOW + timedelta(minutes=16)
+    assert sign_in(app, "sales@iptor.test")[1].status_code == 303
+
+
+def test_sign_in_is_rate_limited(app):
+    make_staff(app, "sales@iptor.test", "sales")
+    client = app.test_client()
+    page = client.get("/admin/login").text
+    statuses = [client.post("/admin/login", data={"csrf_token": csrf(page), "email": "x@iptor.test",
+                                                  "password": "nope"}).status_code for _ in range(11)]
+    assert statuses[-1] == 429 and set(statuses[:10]) == {401}
+
+
+def test_sessions_expire_when_idle(app, clock, sales):
+    assert sales.get("/admin/bookings").status_code == 200
+    clock["now"] = NOW + timedelta(minutes=31)
+    assert sales.get("/admin/bookings").headers["Location"].startswith("/admin/login")
+
+
+def test_next_only_leads_within_the_back_office(app):
+    make_staff(app, "sales@iptor.test", "sales")
+    client = app.test_client()
+    page = client.get("/admin/login?next=https://evil.example/").text
+    response = client.post("/admin/login?next=https://evil.example/",
+                           data={"csrf_token": csrf(page), "email": "sales@iptor.test", "password": PASSWORD})
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_posts_need_the_csrf_token(app, sales):
+    book(app)
+    assert sales.post("/admin/bookings/1/status", data={"status": "held"}).status_code == 400
+
+
+SALES_URLS = ["/admin/bookings", "/admin/bookings/1", "/admin/leads.csv"]
+PRIVACY_URLS = ["/admin/requests", "/admin/requests/1", "/admin/consent-log"]
+ADMIN_URLS = ["/admin/staff", "/admin/audit"]
+
+
+def test_roles_are_enforced_on_the_server(app, tmp_path, sales, privacy):
+    book(app)
+    verified_request(app, tmp_path)
+    for url in PRIVACY_URLS + ADMIN_URLS:
+        assert sales.get(url).status_code == 403, url
+    assert sales.post("/admin/requests/1/action", data={"action": "complete"}).status_code in {400, 403}
+    for url in SALES_URLS + ADMIN_URLS:
+        assert privacy.get(url).status_code == 403, url
+    for url in SALES_URLS:
+        assert sales.get(url).status_code == 200, url
+    for url in PRIVACY_URLS:
+        assert privacy.get(url).status_code == 200, url
+    admin, _ = sign_in(app, "root@iptor.test", "admin")
+    for url in SALES_URLS + PRIVACY_URLS + ADMIN_URLS:
+        assert admin.get(url).status_code == 200, url
+
+
+def test_bookings_filter_search_and_detail_with_consent(app, sales):
+    book(app, "de", name="Anna Schmidt", company="Schmidt Logistik GmbH", country="DE")
+    book(app, "fr", name="Paul Durand", company="Durand SA", country="FR", email="paul@example.fr")
+    listing = sales.get("/admin/bookings?q=durand").text
+    assert "Durand SA" in listing and "Schmidt Logistik" not in listing
+    assert "Schmidt Logistik" in sales.get("/admin/bookings?country=DE&locale=de&when=upcoming&status=booked").text
+    assert "No bookings match." in sales.get("/admin/bookings?when=past").text
+    detail = sales.get("/admin/bookings/1").text
+    with app.app_context():
+        item = db.session.get(DemoBooking, 1).lead.consent.items[0]
+        assert item.text.text in detail.replace("&#39;", "'") and item.text.sha256 in detail
+
+
+def test_cancelling_frees_the_slot_and_tells_the_prospect(app, sales, tmp_path):
+    book(app, "de")
+    with app.app_context():
+        freed = db.session.get(DemoBooking, 1).slot_start.strftime("%Y-%m-%dT%H:%MZ")
+    assert freed not in slot_values(app.test_client().get("/de/demo").text)
+    page = sales.get("/admin/bookings/1").text
+    assert sales.post("/admin/bookings/1/status", data={"csrf_token": csrf(page), "status": "held"}).status_code == 303
+    assert sales.post("/admin/bookings/1/status", data={"csrf_token": csrf(page), "status": "cancelled"}).status_code == 303
+    with app.app_context():
+        booking = db.session.get(DemoBooking, 1)
+        assert (booking.status, booking.seat) == ("cancelled", None)
+    assert freed in slot_values(app.test_client().get("/de/demo").text)
+    notice = mails(tmp_path)[-1]
+    assert notice["Subject"] == "Ihre Iptor multiflex Demo wurde abgesagt"
+    assert notice["Content-Language"] == "de"
+    with app.app_context():
+        assert [e.action for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "booking-status"))] == ["booking-status"] * 2
+
+
+def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
+    verified_request(app, tmp_path, "rectification", "fr")
+    verified_request(app, tmp_path, "complaint", "de", email="karl@example.de")
+    clock["now"] = NOW + timedelta(days=31)
+    privacy, _ = sign_in(app, "dpo@iptor.test", "privacy")
+    queue = privacy.get("/admin/requests").text
+    assert queue.index("#1") < queue.index("#2") and "overdue" in queue
+    page = privacy.get("/admin/requests/1").text
+    assert "verify link sent" in page and "Mon nom est mal orthographié." in page
+
+    def act(number, action, **fields):
+        page = privacy.get(f"/admin/requests/{number}").text
+        return privacy.post(f"/admin/requests/{number}/action", data={"csrf_token": csrf(page), "action": action, **fields})
+
+    assert act(1, "start").status_code == 303
+    assert mails(tmp_path)[-1]["Subject"] == "Nous avons commencé à traiter votre demande relative à vos données"
+    assert act(1, "extend", reason="", months="2").status_code == 303
+    assert "Not done: an extension needs a reason" in privacy.get("/admin/requests/1").text
+    assert act(1, "extend", reason="Plusieurs systèmes à vérifier", months="1").status_code == 303
+    assert "Plusieurs systèmes à vérifier" in mails(tmp_path)[-1].get_body(("plain",)).get_content()
+    assert act(1, "complete", reason="Nom corrigé.").status_code == 303
+    assert mails(tmp_path)[-1]["Subject"] == "Votre demande relative à vos données a été traitée"
+    assert act(2, "reject", reason="").status_code == 303
+    assert act(2, "reject", reason="Keine Daten vorhanden.").status_code == 303
+    rejected = mails(tmp_path)[-1]
+    assert rejected["Content-Language"] == "de" and "Keine Daten vorhanden." in rejected.get_body(("plain",)).get_content()
+    with app.app_context():
+        statuses = db.session.scalars(select(PrivacyInquiry.status).order_by(PrivacyInquiry.id)).all()
+        assert statuses == ["completed", "rejected"]
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "dpo@iptor.test")).all()
+        assert {"request-start", "request-extend", "request-complete", "request-reject"} <= set(actions)
+    assert act(1, "reject", reason="late").status_code == 409  # closed requests stay closed
+
+
+def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
+    book(app, "en", name="=HYPERLINK(\"http://x\")", email="formula@example.com", marketing="y")
+    book(app, "en", name="No Consent", email="noconsent@example.com")
+    book(app, "en", name="Suppressed", email="suppressed@example.com", marketing="y")
+    book(app, "en", name="Restricted", email="restricted@example.com", marketing="y")
+    book(app, "en", name="Objecting", email="objecting@example.com", marketing="y")
+    book(app, "en", name="Plain Person", company="+SUM(1)", email="plain@example.com", marketing="y")
+    with app.app_context():
+        db.session.add(Suppression(email_hash=dsr.email_hash("suppressed@example.com"), created_at=NOW, source="unsubscribe"))
+        for lead in db.session.scalars(select(Lead)):
+            lead.restricted = lead.email == "restricted@example.com"
+            lead.objected = lead.email == "objecting@example.com"
+        db.session.commit()
+    response = sales.get("/admin/leads.csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com"]
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1]["company"] == "'+SUM(1)"
+    assert rows[0]["unsubscribe_url"].startswith("http://localhost/en/unsubscribe/")
+    for value in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert backoffice.neutralise(value) == "'" + value
+    cli = app.test_cli_runner().invoke(args=["leads", "export", "--site-url", "https://www.iptor.test"])
+    assert cli.exit_code == 0, cli.output
+    assert [r["email"] for r in csv.DictReader(io.StringIO(cli.output))] == ["formula@example.com", "plain@example.com"]
+    assert "https://www.iptor.test/en/unsubscribe/" in cli.output
+
+
+def test_audit_log_is_append_only(app, sales):
+    sales.get("/admin/leads.csv")
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export-leads")).one()
+        entry.details = "tampered"
+        with pytest.raises(PermissionError):
+            db.session.commit()
+        db.session.rollback()
+        for statement in ("UPDATE audit_log SET actor = 'someone'", "DELETE FROM audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 2
+    admin, _ = sign_in(app, "root@iptor.test", "admin")
+    assert "export-leads" in admin.get("/admin/audit").text
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_whatever_visitors_typed_is_shown_inert(app, sales, privacy):
+    with app.app_context():
+        lead = Lead(kind="demo", created_at=NOW, locale="en", name=HOSTILE, email="h@example.com",
+                    email_hash=dsr.email_hash("h@example.com"), marketing_opt_in=True)
+        db.session.add(DemoBooking(lead=lead, slot_start=NOW + timedelta(days=2), seat=1, duration_minutes=45,
+                                   time_zone=HOSTILE[:64], company=HOSTILE, country="DE", phone=HOSTILE[:40],
+                                   users=5, message=HOSTILE))
+        other = Lead(kind="inquiry", created_at=NOW, locale="en", name=HOSTILE, email="i@example.com",
+                     email_hash=dsr.email_hash("i@example.com"))
+        db.session.add(PrivacyInquiry(lead=other, request_type="complaint", details=HOSTILE, received_at=NOW,
+                                      due_on=NOW.date(), status="verified"))
+        db.session.commit()
+    pages = [sales.get("/admin/bookings").text, sales.get("/admin/bookings/1").text,
+             privacy.get("/admin/requests").text, privacy.get("/admin/requests/1").text]
+    for page in pages:
+        assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert" in pages[1] and "&lt;script&gt;alert" in pages[3]
