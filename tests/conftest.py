@@ -154,6 +154,23 @@ def server(app):
     thread.join()
 
 
+class Clock:
+    """A settable clock for the CLOCK setting: tests move time with ``clock.now = …``."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    from datetime import UTC, datetime
+
+    return Clock(datetime(2026, 11, 30, 11, 0, tzinfo=UTC))
+
+
 @pytest.fixture
 def client(app):
     """Replace pytest-flask's client: it keeps the last request's context pushed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from email import message_from_bytes, policy
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -53,3 +54,9 @@ def inquiry_data(page: str, **overrides) -> dict:
     )
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def written_mails(tmp_path) -> list:
+    """Every mail written to the test's mail folder (no SMTP server), oldest first."""
+    return [message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted((tmp_path / "mail").glob("*.eml"))]

@@ -4,13 +4,12 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from formhelpers import demo_data, inquiry_data, slot_values
+from formhelpers import demo_data, inquiry_data, slot_values, written_mails
 from iptor_site import backoffice, dsr
 from iptor_site.extensions import db
 from iptor_site.models import AuditEntry, DemoBooking, Lead, PrivacyInquiry, StaffUser, Suppression
@@ -20,13 +19,8 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def clock():
-    return {"now": NOW}
-
-
-@pytest.fixture
 def app(make_app, clock):
-    return make_app(CLOCK=lambda: clock["now"])
+    return make_app(CLOCK=clock)
 
 
 def make_staff(app, email, role):
@@ -58,10 +52,6 @@ def privacy(app):
     return sign_in(app, "dpo@iptor.test", "privacy")[0]
 
 
-def mails(tmp_path):
-    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((tmp_path / "mail").glob("*.eml"))]
-
-
 def book(app, lang="de", **overrides):
     client = app.test_client()
     page = client.get(f"/{lang}/demo").text
@@ -74,7 +64,7 @@ def verified_request(app, tmp_path, request_type="rectification", lang="fr", ema
     assert client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(
         page, request_type=request_type, details="Mon nom est mal orthographié.", email=email)).status_code == 303
     link = re.search(r"http://localhost(/\w\w/privacy/requests/verify/\S+)",
-                     mails(tmp_path)[-1].get_body(("plain",)).get_content()).group(1)
+                     written_mails(tmp_path)[-1].get_body(("plain",)).get_content()).group(1)
     page = client.get(link).text
     assert client.post(link, data={"csrf_token": csrf(page)}).status_code == 303
 
@@ -119,7 +109,7 @@ def test_lockout_ends(app, clock):
     make_staff(app, "sales@iptor.test", "sales")
     for _ in range(5):
         sign_in(app, "sales@iptor.test", password="wrong password!")
-    clock["now"] = NOW + timedelta(minutes=16)
+    clock.now = NOW + timedelta(minutes=16)
     assert sign_in(app, "sales@iptor.test")[1].status_code == 303
 
 
@@ -134,7 +124,7 @@ def test_sign_in_is_rate_limited(app):
 
 def test_sessions_expire_when_idle(app, clock, sales):
     assert sales.get("/admin/bookings").status_code == 200
-    clock["now"] = NOW + timedelta(minutes=31)
+    clock.now = NOW + timedelta(minutes=31)
     assert sales.get("/admin/bookings").headers["Location"].startswith("/admin/login")
 
 
@@ -199,7 +189,7 @@ def test_cancelling_frees_the_slot_and_tells_the_prospect(app, sales, tmp_path):
         booking = db.session.get(DemoBooking, 1)
         assert (booking.status, booking.seat) == ("cancelled", None)
     assert freed in slot_values(app.test_client().get("/de/demo").text)
-    notice = mails(tmp_path)[-1]
+    notice = written_mails(tmp_path)[-1]
     assert notice["Subject"] == "Ihre Iptor multiflex Demo wurde abgesagt"
     assert notice["Content-Language"] == "de"
     with app.app_context():
@@ -209,7 +199,7 @@ def test_cancelling_frees_the_slot_and_tells_the_prospect(app, sales, tmp_path):
 def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
     verified_request(app, tmp_path, "rectification", "fr")
     verified_request(app, tmp_path, "complaint", "de", email="karl@example.de")
-    clock["now"] = NOW + timedelta(days=31)
+    clock.now = NOW + timedelta(days=31)
     privacy, _ = sign_in(app, "dpo@iptor.test", "privacy")
     queue = privacy.get("/admin/requests").text
     assert queue.index("#1") < queue.index("#2") and "overdue" in queue
@@ -221,16 +211,16 @@ def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
         return privacy.post(f"/admin/requests/{number}/action", data={"csrf_token": csrf(page), "action": action, **fields})
 
     assert act(1, "start").status_code == 303
-    assert mails(tmp_path)[-1]["Subject"] == "Nous avons commencé à traiter votre demande relative à vos données"
+    assert written_mails(tmp_path)[-1]["Subject"] == "Nous avons commencé à traiter votre demande relative à vos données"
     assert act(1, "extend", reason="", months="2").status_code == 303
     assert "Not done: an extension needs a reason" in privacy.get("/admin/requests/1").text
     assert act(1, "extend", reason="Plusieurs systèmes à vérifier", months="1").status_code == 303
-    assert "Plusieurs systèmes à vérifier" in mails(tmp_path)[-1].get_body(("plain",)).get_content()
+    assert "Plusieurs systèmes à vérifier" in written_mails(tmp_path)[-1].get_body(("plain",)).get_content()
     assert act(1, "complete", reason="Nom corrigé.").status_code == 303
-    assert mails(tmp_path)[-1]["Subject"] == "Votre demande relative à vos données a été traitée"
+    assert written_mails(tmp_path)[-1]["Subject"] == "Votre demande relative à vos données a été traitée"
     assert act(2, "reject", reason="").status_code == 303
     assert act(2, "reject", reason="Keine Daten vorhanden.").status_code == 303
-    rejected = mails(tmp_path)[-1]
+    rejected = written_mails(tmp_path)[-1]
     assert rejected["Content-Language"] == "de" and "Keine Daten vorhanden." in rejected.get_body(("plain",)).get_content()
     with app.app_context():
         statuses = db.session.scalars(select(PrivacyInquiry.status).order_by(PrivacyInquiry.id)).all()

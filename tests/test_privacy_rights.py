@@ -6,13 +6,12 @@ import json
 import re
 import zipfile
 from datetime import UTC, date, datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
-from formhelpers import demo_data, inquiry_data
+from formhelpers import demo_data, inquiry_data, written_mails
 from iptor_site import dsr, mail
 from iptor_site.extensions import db
 from iptor_site.models import (
@@ -31,18 +30,8 @@ ADDRESS = "camille.martin@example.com"
 
 
 @pytest.fixture
-def clock():
-    return {"now": NOW}
-
-
-@pytest.fixture
 def app(make_app, clock):
-    return make_app(CLOCK=lambda: clock["now"])
-
-
-def mails(tmp_path):
-    """Every mail written so far (no SMTP in these tests), oldest first."""
-    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    return make_app(CLOCK=clock)
 
 
 def body(msg):
@@ -75,7 +64,7 @@ def confirm(client, path):
 
 def test_verification_happens_only_by_post(app, client, tmp_path):
     file_request(client, request_type="access")
-    [msg] = mails(tmp_path)
+    [msg] = written_mails(tmp_path)
     assert msg["To"] == f"Camille Martin <{ADDRESS}>"
     path = link_in(msg, "verify")
     # Opening the link (as a mail scanner would) changes nothing.
@@ -97,22 +86,22 @@ def test_verification_happens_only_by_post(app, client, tmp_path):
 
 def test_verification_needs_the_csrf_token(app, client, tmp_path):
     file_request(client)
-    path = link_in(mails(tmp_path)[0], "verify")
+    path = link_in(written_mails(tmp_path)[0], "verify")
     assert client.post(path, data={}).status_code == 400
     assert inquiry_state(app)[0] == "awaiting_verification"
 
 
 def test_expired_links_offer_a_new_one(app, client, tmp_path, clock):
     file_request(client, request_type="objection", details="Stop profiling me.")
-    old = link_in(mails(tmp_path)[0], "verify")
-    clock["now"] = NOW + timedelta(hours=72, minutes=1)
+    old = link_in(written_mails(tmp_path)[0], "verify")
+    clock.now = NOW + timedelta(hours=72, minutes=1)
     page = client.get(old)
     assert page.status_code == 410 and "This link has expired" in page.text
     renew = re.search(r'action="([^"]+/renew)"', page.text).group(1)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     assert client.post(renew, data={"csrf_token": token}).status_code == 200
-    assert "new link" in body(mails(tmp_path)[-1]) or len(mails(tmp_path)) == 2
-    new = link_in(mails(tmp_path)[-1], "verify")
+    assert "new link" in body(written_mails(tmp_path)[-1]) or len(written_mails(tmp_path)) == 2
+    new = link_in(written_mails(tmp_path)[-1], "verify")
     assert new != old
     assert confirm(client, new).status_code == 303
     assert inquiry_state(app)[0] == "verified"
@@ -128,7 +117,7 @@ def test_a_second_request_of_the_same_type_joins_the_first(app, client, tmp_path
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 1
         reasons = db.session.scalars(select(RequestStatusChange.reason)).all()
         assert "the same request was submitted again and joined to this one" in reasons
-    assert len(mails(tmp_path)) == 2  # a fresh verification link for the joined request
+    assert len(written_mails(tmp_path)) == 2  # a fresh verification link for the joined request
     file_request(app.test_client(), request_type="portability")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(PrivacyInquiry)) == 2
@@ -145,7 +134,7 @@ def test_due_dates_and_a_community_erasure(app, client):
 
 def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, client, tmp_path, clock):
     file_request(client, request_type="complaint", details="Please explain.", lang="de")
-    confirm(client, link_in(mails(tmp_path)[0], "verify"))
+    confirm(client, link_in(written_mails(tmp_path)[0], "verify"))
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["privacy", "extend", "1", "--months", "2", "--reason", " ", "--by", "dpo@iptor.test"])
     assert refused.exit_code != 0 and "needs a reason" in refused.output
@@ -154,15 +143,15 @@ def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, cli
     assert "now due 2027-02-28" in result.output  # 30 December + two months, at the end of February
     status, history, due = inquiry_state(app)
     assert status == "extended" and history[-1] == ("verified", "extended", "dpo@iptor.test")
-    notice = mails(tmp_path)[-1]
+    notice = written_mails(tmp_path)[-1]
     assert notice["Content-Language"] == "de"
     assert "Complex case" in body(notice) and "28. Februar 2027" in body(notice)
     again = runner.invoke(args=["privacy", "extend", "1", "--months", "1", "--reason", "More", "--by", "x@iptor.test"])
     assert again.exit_code != 0 and "extended already" in again.output
-    clock["now"] = datetime(2027, 2, 25, 9, 0, tzinfo=UTC)
+    clock.now = datetime(2027, 2, 25, 9, 0, tzinfo=UTC)
     listing = runner.invoke(args=["privacy", "overdue", "--within", "7"]).output
     assert "#1\tcomplaint\textended\tdue 2027-02-28\tdue in 3 days" in listing
-    clock["now"] = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
+    clock.now = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
     assert "OVERDUE by 3 days" in runner.invoke(args=["privacy", "overdue"]).output
 
 
@@ -170,8 +159,8 @@ def test_access_export_contains_what_was_stored_and_is_single_use(app, client, t
     page = client.get("/fr/demo").text
     assert client.post("/fr/demo", data=demo_data(page, email=ADDRESS, name="Camille Martin", marketing="y")).status_code == 303
     file_request(client, lang="fr", request_type="portability")
-    confirm(client, link_in(mails(tmp_path)[-1], "verify"))
-    download_mail = mails(tmp_path)[-1]
+    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
+    download_mail = written_mails(tmp_path)[-1]
     assert download_mail["Subject"] and "download" in link_in(download_mail, "download")
     path = link_in(download_mail, "download")
     assert client.get(path).status_code == 200
@@ -230,13 +219,13 @@ def test_erasure_deletes_everything_and_leaves_no_readable_trace(app, client, tm
     file_request(app.test_client(), request_type="access", email="someone.else@example.com", name="Someone Else")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SpamSubmission)) == 1
-    verification = [m for m in mails(tmp_path) if m["To"].addresses[0].addr_spec == ADDRESS][-1]
+    verification = [m for m in written_mails(tmp_path) if m["To"].addresses[0].addr_spec == ADDRESS][-1]
     response = confirm(client, link_in(verification, "verify"))
     assert response.status_code == 303
     done = client.get(response.headers["Location"]).text
     assert "Contactgegevens" in done
 
-    certificate = mails(tmp_path)[-1]
+    certificate = written_mails(tmp_path)[-1]
     assert certificate["To"].addresses[0].addr_spec == ADDRESS
     assert certificate["Subject"] == "Uw persoonsgegevens zijn gewist"
     text_body = body(certificate)
@@ -269,7 +258,7 @@ def test_marketing_opt_out_is_honoured_until_the_box_is_ticked_again(app, client
         page = c.get("/en/demo").text
         assert c.post("/en/demo", data=demo_data(page, email=ADDRESS, marketing="y")).status_code == 303
     file_request(client, request_type="marketing-opt-out")
-    confirm(client, link_in(mails(tmp_path)[-1], "verify"))
+    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
     with app.app_context():
         assert set(db.session.scalars(select(Lead.marketing_opt_in))) == {False}
         revoked = db.session.scalars(select(ConsentRevocation)).all()
@@ -299,10 +288,10 @@ def test_restriction_and_objection_mark_the_persons_leads(app, client, tmp_path,
     file_request(client, request_type=request_type, details="Please stop.")
     with app.app_context():
         assert not any(db.session.scalars(select(getattr(Lead, flag))))
-    confirm(client, link_in(mails(tmp_path)[-1], "verify"))
+    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
     with app.app_context():
         assert set(db.session.scalars(select(getattr(Lead, flag)))) == {True}
-    team = [m for m in mails(tmp_path) if m["To"].addresses[0].addr_spec == "privacy@iptor.com"]
+    team = [m for m in written_mails(tmp_path) if m["To"].addresses[0].addr_spec == "privacy@iptor.com"]
     assert len(team) == 1 and "Verified privacy request #1" in team[0]["Subject"]
 
 
@@ -345,14 +334,14 @@ def test_marketing_mail_carries_list_unsubscribe_headers(app):
 
 
 def test_retention_purge_deletes_by_kind_and_reports(app, client, tmp_path, clock):
-    clock["now"] = NOW - timedelta(days=800)
+    clock.now = NOW - timedelta(days=800)
     page = client.get("/en/demo").text
     client.post("/en/demo", data=demo_data(page, email="old.lead@example.com"))
     file_request(app.test_client(), email="unverified@example.com")
-    clock["now"] = NOW - timedelta(days=40)
+    clock.now = NOW - timedelta(days=40)
     page = client.get("/en/privacy/inquiry").text
     client.post("/en/privacy/inquiry", data=inquiry_data(page, website="bot"))
-    clock["now"] = NOW
+    clock.now = NOW
     recent = app.test_client()
     page = recent.get("/en/demo").text
     assert recent.post("/en/demo", data=demo_data(page, email="recent@example.com")).status_code == 303

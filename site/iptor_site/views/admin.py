@@ -73,6 +73,13 @@ def _safe_next(value: str | None) -> str:
     return url_for(".dashboard")
 
 
+def _get_or_404(model, ident: int):
+    row = db.session.get(model, ident)
+    if row is None:
+        abort(404)
+    return row
+
+
 def _audit(action: str, target: str | None = None, details: str | None = None) -> None:
     backoffice.audit(db.session, g.staff.email, action, target, details)
 
@@ -151,9 +158,7 @@ def bookings():
 @bp.get("/bookings/<int:booking_id>")
 @requires("sales")
 def booking(booking_id: int):
-    row = db.session.get(DemoBooking, booking_id)
-    if row is None:
-        abort(404)
+    row = _get_or_404(DemoBooking, booking_id)
     _audit("view-booking", f"booking #{row.id}")
     db.session.commit()
     return render_template("admin/booking.html", row=row, statuses=BOOKING_STATUSES)
@@ -162,10 +167,8 @@ def booking(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/status")
 @requires("sales")
 def booking_status(booking_id: int):
-    row = db.session.get(DemoBooking, booking_id)
+    row = _get_or_404(DemoBooking, booking_id)
     status = request.form.get("status")
-    if row is None:
-        abort(404)
     if status not in BOOKING_STATUSES[1:] or row.status == "cancelled":
         abort(400)
     row.status = status
@@ -203,9 +206,7 @@ def requests_queue():
 @bp.get("/requests/<int:request_id>")
 @requires("privacy")
 def privacy_request(request_id: int):
-    row = db.session.get(PrivacyInquiry, request_id)
-    if row is None:
-        abort(404)
+    row = _get_or_404(PrivacyInquiry, request_id)
     tokens = db.session.scalars(select(RequestToken).where(RequestToken.inquiry_id == row.id)
                                 .order_by(RequestToken.id)).all()
     _audit("view-request", f"request #{row.id}")
@@ -216,9 +217,7 @@ def privacy_request(request_id: int):
 @bp.post("/requests/<int:request_id>/action")
 @requires("privacy")
 def request_action(request_id: int):
-    row = db.session.get(PrivacyInquiry, request_id)
-    if row is None:
-        abort(404)
+    row = _get_or_404(PrivacyInquiry, request_id)
     action = request.form.get("action")
     reason = (request.form.get("reason") or "").strip()[:2000]
     now = slots.now()
