@@ -192,6 +192,7 @@ def test_cancelling_frees_the_slot_and_tells_the_prospect(app, sales, tmp_path):
     notice = written_mails(tmp_path)[-1]
     assert notice["Subject"] == "Ihre Iptor multiflex Demo wurde abgesagt"
     assert notice["Content-Language"] == "de"
+    assert notice["Reply-To"] == "sales@iptor.com"
     with app.app_context():
         assert [e.action for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "booking-status"))] == ["booking-status"] * 2
 

@@ -40,8 +40,9 @@ def _lead(session: Session, form, kind: str, now: datetime) -> Lead:
     )
 
 
-def person_message(lead: Lead, template: str, subject_key: str, **context):
-    """A mail to the person, in their language (the lead's locale)."""
+def person_message(lead: Lead, template: str, subject_key: str, *, reply_to: str | None = None, **context):
+    """A mail to the person, in their language (the lead's locale); replies go to the
+    privacy team unless ``reply_to`` says otherwise."""
     with force_locale(lead.locale):
         return mail.build_message(
             to_name=lead.name,
@@ -49,7 +50,7 @@ def person_message(lead: Lead, template: str, subject_key: str, **context):
             subject=str(SUBJECTS[subject_key]),
             body=render_template(template, lead=lead, **context),
             locale=lead.locale,
-            reply_to=current_app.config["MAIL_PRIVACY_TEAM"],
+            reply_to=reply_to or current_app.config["MAIL_PRIVACY_TEAM"],
         )
 
 

@@ -8,7 +8,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import wraps
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import PasswordField, StringField
@@ -175,7 +187,7 @@ def booking_status(booking_id: int):
     if status == "cancelled":
         row.seat = None  # the slot is free again
         msg = leads.person_message(row.lead, "mail/demo_cancelled.txt", "demo_cancelled", booking=row,
-                                   when=leads.booking_time(row))
+                                   when=leads.booking_time(row), reply_to=current_app.config["MAIL_SALES_TEAM"])
         mail.enqueue(db.session, msg, kind="demo-cancelled", lead_id=row.lead_id)
     _audit("booking-status", f"booking #{row.id}", status)
     db.session.commit()
