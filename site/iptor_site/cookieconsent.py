@@ -11,6 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
@@ -48,7 +49,12 @@ class Category:
 
 def categories() -> list[Category]:
     """The categories in use: necessary always, the others only when their tag is configured."""
-    config = current_app.config
+    return list(_categories(current_app.config["GA_MEASUREMENT_ID"], current_app.config["HUBSPOT_PORTAL_ID"]))
+
+
+@lru_cache(maxsize=8)
+def _categories(ga_id: str, hubspot_id: str) -> tuple[Category, ...]:
+    # Built once per configuration; the texts are lazy, so each request still gets its language.
     result = [Category(
         "necessary", _l("Necessary"),
         _l("Needed for the site to work: your language, your cookie choice and the security of forms. "
@@ -61,8 +67,8 @@ def categories() -> list[Category]:
         ),
         required=True,
     )]
-    if config["GA_MEASUREMENT_ID"]:
-        suffix = config["GA_MEASUREMENT_ID"].removeprefix("G-")
+    if ga_id:
+        suffix = ga_id.removeprefix("G-")
         result.append(Category(
             ANALYTICS, _l("Analytics"),
             _l("Google Analytics tells us how visitors use the site, so that we can improve it."),
@@ -77,7 +83,7 @@ def categories() -> list[Category]:
                 "img-src": ["https://*.google-analytics.com", "https://www.googletagmanager.com"],
             },
         ))
-    if config["HUBSPOT_PORTAL_ID"]:
+    if hubspot_id:
         result.append(Category(
             MARKETING, _l("Marketing"),
             _l("HubSpot records visits and e-mail interactions, so that our sales team can follow up "
@@ -96,7 +102,7 @@ def categories() -> list[Category]:
                 "img-src": ["https://track.hubspot.com"],
             },
         ))
-    return result
+    return tuple(result)
 
 
 def optional_keys() -> list[str]:
