@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
 from ..extensions import csrf, db, limiter
+from ..models import DemoBooking
 from ..pricing import parse_users
 from ..ratelimits import per_email, per_ip
 from ..webforms import DemoForm, country_choices
@@ -114,8 +115,6 @@ def demo_slots():
 
 
 def _booking():
-    from ..models import DemoBooking
-
     booking_id = session.get(SESSION_KEY)
     return db.session.get(DemoBooking, booking_id) if booking_id else None
 
