@@ -169,14 +169,22 @@ def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry) -> None:
     mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
 
 
+def mail_link(session: Session, inquiry: PrivacyInquiry, *, purpose: str, endpoint: str, template: str,
+              subject_key: str, kind: str, now: datetime, **context) -> None:
+    """Issue a single-use link for ``purpose`` and mail it to the person, in their language."""
+    token = dsr.issue_token(session, inquiry, purpose, now)
+    lang = inquiry.lead.locale
+    with force_locale(lang):
+        link = absolute_url(endpoint, lang=lang, token=token)
+    msg = person_message(inquiry.lead, template, subject_key, inquiry=inquiry, link=link,
+                         hours=current_app.config["REQUEST_LINK_HOURS"], **context)
+    mail.enqueue(session, msg, kind=kind, lead_id=inquiry.lead_id)
+
+
 def _verification_mail(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
-    token = dsr.issue_token(session, inquiry, "verify", now)
-    with force_locale(inquiry.lead.locale):
-        link = absolute_url("privacy_requests.verify", lang=inquiry.lead.locale, token=token)
-    msg = person_message(inquiry.lead, "mail/inquiry_confirmation.txt", "inquiry_received", inquiry=inquiry,
-                         request_label=REQUEST_TYPES[inquiry.request_type], link=link,
-                         hours=current_app.config["REQUEST_LINK_HOURS"])
-    mail.enqueue(session, msg, kind="inquiry-verification", lead_id=inquiry.lead_id)
+    mail_link(session, inquiry, purpose="verify", endpoint="privacy_requests.verify",
+              template="mail/inquiry_confirmation.txt", subject_key="inquiry_received",
+              kind="inquiry-verification", now=now, request_label=REQUEST_TYPES[inquiry.request_type])
 
 
 def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from types import SimpleNamespace
 
-from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from . import dsr, mail
-from .leads import person_message, team_inquiry_mail
+from .leads import mail_link, person_message, team_inquiry_mail
 from .models import PrivacyInquiry
-from .rendering import absolute_url
 
 
 def verify(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
@@ -25,12 +22,8 @@ def verify(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
     address = inquiry.lead.email
     result = {"type": kind, "number": inquiry.id, "due": inquiry.due_on.isoformat()}
     if kind in {"access", "portability"}:
-        token = dsr.issue_token(session, inquiry, "download", now)
-        with force_locale(inquiry.lead.locale):
-            link = absolute_url("privacy_requests.download", lang=inquiry.lead.locale, token=token)
-        msg = person_message(inquiry.lead, "mail/download_ready.txt", "download_ready", link=link,
-                             hours=current_app.config["REQUEST_LINK_HOURS"])
-        mail.enqueue(session, msg, kind="download-link", lead_id=inquiry.lead_id)
+        mail_link(session, inquiry, purpose="download", endpoint="privacy_requests.download",
+                  template="mail/download_ready.txt", subject_key="download_ready", kind="download-link", now=now)
         result["outcome"] = "download-sent"
     elif kind == "marketing-opt-out":
         dsr.opt_out(session, inquiry.lead.email_hash, source="privacy-request", now=now)
