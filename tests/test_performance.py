@@ -1,6 +1,8 @@
 """Fast pages: hashed assets, the page cache, ETags, compression and the weight budget."""
 
 import gzip
+import json
+import logging
 import re
 
 import brotli
@@ -8,7 +10,8 @@ import pytest
 
 from iptor_site.cookieconsent import COOKIE
 from iptor_site.i18n import LOCALES
-from iptor_site.performance import Assets
+from iptor_site.performance import SHARED, Assets, FastPages
+from iptor_site.requestlog import JsonFormatter
 
 PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies"]
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
@@ -120,3 +123,99 @@ def test_every_public_page_weighs_at_most_40_kb_compressed(make_app, lang):
         for url in assets:
             total += len(client.get(url, headers={"Accept-Encoding": "br"}).data)
         assert total <= 40 * 1024, (lang, path, total)
+
+
+class CountingApp:
+    """A stand-in for the Flask app behind ``FastPages``: counts calls, answers as told."""
+
+    def __init__(self, status="200 OK", headers=(), shared=True):
+        self.calls, self.status, self.headers, self.shared = 0, status, list(headers), shared
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        if self.shared:
+            environ[SHARED] = "pages.pricing"
+        start_response(self.status, [("Content-Type", "text/html"), *self.headers])
+        return [b"page"]
+
+
+def fetch(middleware, method="GET", path="/en/pricing", query="", **headers):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "wsgi.url_scheme": "http",
+               "HTTP_HOST": "localhost", "REMOTE_ADDR": "192.0.2.7",
+               **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}}
+    answer = {}
+    body = b"".join(middleware(environ, lambda status, headers, exc_info=None: answer.update(
+        status=status, headers=dict(headers))))
+    return answer["status"], answer["headers"], body
+
+
+def test_fast_path_replays_a_shared_page_without_asking_the_app():
+    inner = CountingApp(headers=[("X-Request-ID", "first-request-id")])
+    fast = FastPages(inner, 8, "truncated")
+    first = fetch(fast)
+    second = fetch(fast, x_request_id="caller-supplied-01")
+    third = fetch(fast)
+    assert inner.calls == 1
+    assert first[2] == second[2] == third[2] == b"page"
+    assert second[1]["X-Request-ID"] == "caller-supplied-01"
+    assert len({first[1]["X-Request-ID"], third[1]["X-Request-ID"], "first-request-id"}) == 2
+    assert {k: v for k, v in second[1].items() if k != "X-Request-ID"} == \
+        {k: v for k, v in first[1].items() if k != "X-Request-ID"}
+
+
+@pytest.mark.parametrize("variant", [
+    {"cookie": "session=abc"},  # a visitor with a session may see their own data
+    {"cookie": "iptor_consent=x; other=y"},
+    {"method": "POST"},
+    {"method": "HEAD"},
+    {"query": "users=3"},
+    {"range": "bytes=0-10"},
+])
+def test_fast_path_never_keeps_what_may_be_personal(variant):
+    inner = CountingApp()
+    fast = FastPages(inner, 8, "truncated")
+    for _ in range(3):
+        fetch(fast, **variant)
+    assert inner.calls == 3
+
+
+@pytest.mark.parametrize("inner", [
+    CountingApp(headers=[("Set-Cookie", "lang=de; Path=/")]),
+    CountingApp(shared=False),
+    CountingApp(status="500 INTERNAL SERVER ERROR"),
+    CountingApp(status="302 FOUND"),
+], ids=["sets-cookie", "not-shared", "error", "redirect"])
+def test_fast_path_keeps_only_shared_answers_without_cookies(inner):
+    fast = FastPages(inner, 8, "truncated")
+    for _ in range(3):
+        fetch(fast)
+    assert inner.calls == 3
+
+
+def test_fast_path_keys_on_everything_the_page_depends_on():
+    inner = CountingApp()
+    fast = FastPages(inner, 64, "truncated")
+    variants = [{}, {"cookie": "iptor_consent=v1"}, {"cookie": "iptor_consent=v2"}, {"sec_gpc": "1"},
+                {"accept_encoding": "br"}, {"if_none_match": 'W/"x"'}, {"host": "other.test"}, {"path": "/de/pricing"}]
+    for variant in variants * 2:
+        fetch(fast, **variant)
+    assert inner.calls == len(variants)
+
+
+def test_replays_match_the_app_and_are_logged(app, client, caplog):
+    caplog.set_level(logging.INFO)
+    headers = {"Accept-Encoding": "br", "Cookie": "lang=fr"}
+    first = client.get("/fr/privacy", headers=headers)
+    replay = client.get("/fr/privacy", headers=headers)
+    assert replay.data == first.data and replay.headers["Content-Encoding"] == "br"
+    assert {k: v for k, v in replay.headers.items() if k != "X-Request-ID"} == \
+        {k: v for k, v in first.headers.items() if k != "X-Request-ID"}
+    not_modified = client.get("/fr/privacy", headers={**headers, "If-None-Match": first.headers["ETag"]})
+    again = client.get("/fr/privacy", headers={**headers, "If-None-Match": first.headers["ETag"]})
+    assert not_modified.status_code == again.status_code == 304 and again.data == b""
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.getMessage() == "request"]
+    assert [(r["path"], r["status"], r["endpoint"], r["client"]) for r in lines] == \
+        [("/fr/privacy", 200, "pages.privacy", "127.0.0.0")] * 2 + [("/fr/privacy", 304, "pages.privacy", "127.0.0.0")] * 2
+    assert len({r["request_id"] for r in lines}) == 4
+    assert lines[1]["bytes"] == lines[0]["bytes"] == len(first.data) > 5_000
+    assert lines[2]["bytes"] == lines[3]["bytes"] == 0

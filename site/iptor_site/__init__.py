@@ -48,8 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .extensions import babel, csrf, db, limiter
 
-    performance.init_app(app)  # first: its after-request hook (compression) must run last
+    # After-request hooks run in reverse order: the log line sees the response as sent,
+    # compressed or turned into a 304 by the hook before it.
     requestlog.init_app(app)
+    performance.init_app(app)
     validation.init_app(app)  # before any hook that parses the form: it reads the raw body
     security.init_app(app)
     cookieconsent.init_app(app)

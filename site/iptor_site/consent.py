@@ -81,14 +81,18 @@ def statement_label(key: str) -> Markup:
 
 def client_ip() -> str | None:
     """The visitor's address, truncated to /24 or /48 unless the setting says full."""
-    raw = request.remote_addr
+    return stored_ip(request.remote_addr, current_app.config["IP_STORAGE"])
+
+
+def stored_ip(raw: str | None, storage: str) -> str | None:
+    """``raw`` as the site keeps it: whole when ``storage`` is "full", else its /24 or /48."""
     if not raw:
         return None
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
         return None
-    if current_app.config["IP_STORAGE"] == "full":
+    if storage == "full":
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -5,6 +5,11 @@ is stored under its path, locale and the few states of the cookie banner, never
 with anything of one visitor's (form pages with CSRF tokens and personal pages
 are not cached). Keys carry the content version, so a deploy or a content
 change never serves a stale page.
+
+In front of Flask, ``FastPages`` replays such a page byte for byte to the next
+request that is the same in everything the app reads (path, host, scheme,
+cookies, Sec-GPC, Accept-Encoding, If-None-Match), with only its own request ID
+and log line, so a cached page costs no routing, hooks or templates.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ import gzip
 import hashlib
 import mimetypes
 import threading
+import time
 from collections import OrderedDict
 from functools import wraps
 from pathlib import Path
 
 import brotli
 from flask import Flask, Response, abort, current_app, g, request
+from werkzeug.http import parse_cookie
 
-from . import cookieconsent
+from . import cookieconsent, i18n, requestlog
+from .consent import stored_ip
 
 COMPRESSIBLE = {"text/html", "text/css", "text/plain", "text/calendar", "application/javascript",
                 "text/javascript", "application/json", "application/xml", "image/svg+xml"}
@@ -117,12 +125,77 @@ def cached_page(view):
         response = Response(body, mimetype=mimetype)
         response.headers["ETag"] = "W/" + etag
         g.shared_page = True
+        request.environ[SHARED] = request.endpoint
         return response
 
     return wrapper
 
 
 _compressed = PageCache(256)
+
+#: Set in the WSGI environ by ``cached_page`` to the endpoint of a page anyone may be sent.
+SHARED = "iptor_site.shared_page"
+#: Cookies a shared page may be asked for with: the app reads them, and they are part of the key.
+REPLAYABLE_COOKIES = frozenset({cookieconsent.COOKIE, i18n.LANG_COOKIE})
+#: Request headers a shared page's bytes can depend on.
+KEY_HEADERS = ("PATH_INFO", "SCRIPT_NAME", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
+               "HTTP_COOKIE", "HTTP_SEC_GPC", "HTTP_ACCEPT_ENCODING", "HTTP_IF_NONE_MATCH")
+
+
+class FastPages:
+    """WSGI middleware that replays shared pages the app has already answered.
+
+    A GET without a query string is looked up by everything the app's answer
+    can depend on; on a miss the app answers and, if it marked the page as
+    shared and set no cookie, the exact status, headers and body are kept for
+    the next identical request. A replay gets its own X-Request-ID and log line.
+    """
+
+    def __init__(self, wsgi_app, size: int, ip_storage: str):
+        self.wsgi_app = wsgi_app
+        self.entries = PageCache(size)
+        self.ip_storage = ip_storage
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] != "GET" or environ.get("QUERY_STRING") or "HTTP_RANGE" in environ:
+            return self.wsgi_app(environ, start_response)
+        key = tuple(environ.get(name) for name in KEY_HEADERS)
+        hit = self.entries.get(key)
+        if hit is not None:
+            return self._replay(hit, environ, start_response)
+        return self._record(key, environ, start_response)
+
+    def _replay(self, hit, environ, start_response):
+        started = time.perf_counter()
+        status, headers, body, endpoint = hit
+        request_id = requestlog.request_id(environ.get("HTTP_X_REQUEST_ID"))
+        start_response(status, [*headers, ("X-Request-ID", request_id)])
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        requestlog.log_request(request_id, "GET", path, endpoint, int(status[:3]), started, len(body),
+                               stored_ip(environ.get("REMOTE_ADDR"), self.ip_storage))
+        return [body]
+
+    def _record(self, key, environ, start_response):
+        seen = {}
+
+        def capture(status, headers, exc_info=None):
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        shared = environ.get(SHARED)
+        if (shared is None or seen.get("status", "")[:3] not in {"200", "304"}
+                or any(name.lower() == "set-cookie" for name, _ in seen["headers"])
+                or not set(parse_cookie(environ.get("HTTP_COOKIE", ""))) <= REPLAYABLE_COOKIES):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        headers = [(name, value) for name, value in seen["headers"] if name.lower() != "x-request-id"]
+        self.entries.put(key, (seen["status"], headers, body, shared))
+        return [body]
 
 
 def _encoding() -> str | None:
@@ -183,3 +256,5 @@ def init_app(app: Flask) -> None:
         return response
 
     app.after_request(finish)
+    if app.config.get("PAGE_CACHE_SIZE", 512) > 0:
+        app.wsgi_app = FastPages(app.wsgi_app, app.config.get("PAGE_CACHE_SIZE", 512), app.config["IP_STORAGE"])

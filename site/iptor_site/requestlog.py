@@ -50,28 +50,38 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def request_id(incoming: str | None) -> str:
+    """The caller's X-Request-ID when it is well-formed, else a new one."""
+    return incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def log_request(request_id: str, method: str, path: str, endpoint: str | None, status: int,
+                started: float, length: int | None, client: str | None) -> None:
+    """Write a request's line. The path only: query strings and bodies may carry what people typed."""
+    logger.info(
+        "request",
+        extra={"request_id": request_id, "fields": {
+            "method": method,
+            "path": path[:200],
+            "endpoint": endpoint,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "bytes": length,
+            "client": client,
+        }},
+    )
+
+
 def _start() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
     g.request_started = time.perf_counter()
 
 
 def _finish(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
-    # The path only: query strings and bodies may carry what people typed.
-    logger.info(
-        "request",
-        extra={"fields": {
-            "method": request.method,
-            "path": request.path[:200],
-            "endpoint": request.endpoint,
-            "status": response.status_code,
-            "duration_ms": round(elapsed, 2),
-            "bytes": response.calculate_content_length(),
-            "client": client_ip(),
-        }},
-    )
+    log_request(g.get("request_id", ""), request.method, request.path, request.endpoint, response.status_code,
+                g.get("request_started", time.perf_counter()),
+                0 if response.status_code == 304 else response.calculate_content_length(), client_ip())
     return response
 
 
