@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
+
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +16,54 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection that queues for the write lock on a file lock first.
+
+    SQLite lets one writer in at a time and makes the others poll with growing
+    sleeps (up to 100 ms); under load the lock then sits free while everybody
+    sleeps. ``flock`` hands it straight to the next waiter, in any process.
+    """
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        path = str(database)
+        memory = path in {"", ":memory:"} or path.startswith("file::memory:") or "mode=memory" in path
+        self.writer_lock = None if memory else open(path + ".writer", "a+b")  # noqa: SIM115 - held open
+
+    def begin_immediate(self) -> None:
+        """Wait in line for the write lock, then take SQLite's."""
+        if self.writer_lock is not None:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self.writer_lock is not None:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.writer_lock is not None:
+                self.writer_lock.close()
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -32,7 +83,7 @@ def _tune_sqlite(engine: Engine) -> None:
     def on_begin(connection):
         # Take the write lock up front: a transaction that reads and then writes
         # would otherwise fail with SQLITE_BUSY instead of waiting its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.connection.dbapi_connection.begin_immediate()
 
 
 class Database:
@@ -43,6 +94,8 @@ class Database:
         options = {"future": True}
         if url.startswith("postgresql"):
             options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        elif url.startswith("sqlite"):
+            options["connect_args"] = {"factory": QueuedWriterConnection}
         engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine)
