@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import consent, dsr, ics, mail, slots
-from .models import DemoBooking, Lead, OutboxMessage, PrivacyInquiry, RequestStatusChange, Suppression
+from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import absolute_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
 
@@ -244,9 +244,8 @@ def send_after(response, lead_id: int):
 
 def send_now(session: Session, lead_id: int) -> None:
     """Try to send a lead's mail right away; the outbox keeps whatever fails for later."""
-    ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.lead_id == lead_id)))
     try:
-        mail.deliver(session, ids)
+        mail.deliver(session, lead_id=lead_id)
     except Exception:  # noqa: BLE001 - the lead is saved; delivery is retried later
         session.rollback()
         current_app.logger.exception("immediate delivery failed; the outbox will retry")
