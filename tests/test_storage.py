@@ -1,6 +1,7 @@
 """The database: migrations match the models, SQLite is tuned, PostgreSQL is used when asked."""
 
 import os
+import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -38,3 +39,38 @@ def test_flask_db_upgrade_creates_the_schema(make_app, tmp_path):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert "leads" in inspect(db.engine).get_table_names()
+
+
+def test_sqlite_writers_queue_for_the_write_lock(make_app, tmp_path):
+    """A second writer waits on the file lock, not in SQLite's busy loop, and gets in on commit."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/queued.sqlite3")
+    order = []
+    with app.app_context():
+        first = db.engine.connect()
+        first.begin()
+        first.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        first.exec_driver_sql("INSERT INTO t VALUES (1)")
+
+        pooled = db.engine.raw_connection()
+        second = pooled.driver_connection
+        second.execute("PRAGMA busy_timeout=0")  # SQLite itself would refuse at once, not wait
+
+        def second_writer():
+            second.begin_immediate()
+            order.append("second in")
+            second.execute("INSERT INTO t VALUES (2)")
+            second.commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive() and order == []  # still queued behind the first writer
+        order.append("first commits")
+        first.commit()
+        thread.join(10)
+        first.close()
+        pooled.close()
+        assert order == ["first commits", "second in"]
+        with db.engine.connect() as conn:
+            assert [n for (n,) in conn.exec_driver_sql("SELECT n FROM t ORDER BY n")] == [1, 2]
+    assert (tmp_path / "queued.sqlite3.writer").exists()
