@@ -100,9 +100,19 @@ def stored_ip(raw: str | None, storage: str) -> str | None:
 
 def _consent_text_id(session: Session, key: str, locale: str, text: str, now: datetime) -> int:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # Wordings are stored once and never changed or deleted, so an id read from a
+    # committed row stays right for the life of the app; one this session wrote is
+    # not remembered, as its transaction may still roll back.
+    known = current_app.extensions.setdefault("consent_text_ids", {})
+    if digest in known:
+        return known[digest]
+    written = session.info.setdefault("consent_texts_written", set())
     existing = session.scalar(select(ConsentText.id).where(ConsentText.sha256 == digest))
     if existing is not None:
+        if digest not in written:
+            known[digest] = existing
         return existing
+    written.add(digest)
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     session.execute(
         insert(ConsentText)

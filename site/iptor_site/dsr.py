@@ -152,12 +152,14 @@ def overdue(session: Session, today: date, within_days: int = 7) -> list[Privacy
 
 def find_duplicate(session: Session, address: str, request_type: str) -> PrivacyInquiry | None:
     """An open request of the same type for the same address."""
-    return session.scalars(
-        select(PrivacyInquiry).join(Lead)
+    found = session.scalar(
+        select(PrivacyInquiry.id).join(Lead)
         .where(Lead.email_hash == email_hash(address), PrivacyInquiry.request_type == request_type,
                PrivacyInquiry.status.in_(OPEN))
-        .order_by(PrivacyInquiry.id)
-    ).first()
+        .order_by(PrivacyInquiry.id).limit(1)
+    )
+    # Most submissions are not duplicates: ask for the id only, load the row when there is one.
+    return session.get(PrivacyInquiry, found) if found is not None else None
 
 
 # --- single-use links ----------------------------------------------------------------
