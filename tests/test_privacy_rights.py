@@ -6,6 +6,7 @@ import json
 import re
 import zipfile
 from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -329,6 +330,7 @@ def test_marketing_mail_carries_list_unsubscribe_headers(app):
         url = dsr.unsubscribe_url(ADDRESS, "en")
         msg = mail.build_message(to_name="C", to_address=ADDRESS, subject="News", body="x", locale="en",
                                  unsubscribe_url=url)
+    msg = message_from_bytes(msg.raw, policy=policy.default)
     assert msg["List-Unsubscribe"] == f"<{url}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
