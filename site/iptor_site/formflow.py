@@ -57,4 +57,4 @@ def submit(
         db.session.rollback()
         current_app.logger.exception("could not save a %s submission", form_name)
         return render(status=503, notice=NOT_SAVED)
-    return leads.send_after(done(saved), saved.lead_id)
+    return leads.send_after(done(saved))

@@ -227,9 +227,9 @@ def file_inquiry(session: Session, form, *, policy_version: str,
     return inquiry
 
 
-def send_after(response, lead_id: int):
-    """Send a lead's mail once ``response`` has gone out, so a slow mail server never
-    delays the person; the outbox keeps whatever fails."""
+def send_after(response):
+    """Send the mail just queued once ``response`` has gone out, so a slow mail server
+    never delays the person; the outbox keeps whatever fails."""
     from .extensions import db
 
     app = current_app._get_current_object()
@@ -237,7 +237,7 @@ def send_after(response, lead_id: int):
     @response.call_on_close
     def send_mail():
         with app.app_context():
-            send_now(db.session, lead_id)
+            mail.send_pending(db.session)
 
     return response
 

@@ -9,6 +9,7 @@ and again by ``flask outbox send`` with back-off for whatever failed.
 from __future__ import annotations
 
 import smtplib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -175,12 +176,14 @@ def _transport(raw: bytes, recipient: str, row_id: int) -> None:
 
 
 def deliver(session: Session, ids: list[int] | None = None, now: datetime | None = None, *,
-            lead_id: int | None = None) -> dict:
+            lead_id: int | None = None, stop_on_failure: bool = False) -> dict:
     """Send what is due (or just ``ids``, or just one lead's mail), a batch at a time.
 
     A batch is claimed in one statement, so two senders never send the same
     message and a busy site takes the database's write lock twice per batch,
-    not twice per message. Returns counts of sent and failed messages.
+    not twice per message. With ``stop_on_failure`` the first failed message
+    ends the run and the rest of its batch waits out the first back-off.
+    Returns counts of sent and failed messages.
     """
     now = now or utcnow()
     result = {"sent": 0, "failed": 0}
@@ -204,7 +207,13 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
         session.commit()
         if not claimed:
             break
-        for row in sorted(claimed):
+        for index, row in enumerate(sorted(claimed)):
+            if stop_on_failure and result["failed"]:
+                # The server is failing: the rest wait out the first back-off, untried.
+                unsent = [r.id for r in sorted(claimed)[index:]]
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unsent))
+                                .values(next_attempt_at=now + BACKOFF[0]))
+                break
             try:
                 _transport(row.message, row.recipient, row.id)
             except (OSError, smtplib.SMTPException) as exc:
@@ -225,13 +234,34 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                     attempts=row.attempts + 1, sent_at=utcnow(), last_error=None))
         session.commit()
-        if len(claimed) < BATCH:
+        if len(claimed) < BATCH or (stop_on_failure and result["failed"]):
             break
     if result.get("ephemeral"):
         from .dsr import make_unreadable
 
         make_unreadable(session)
     return result
+
+
+def send_pending(session: Session) -> None:
+    """Send what is due, from one thread of this process at a time.
+
+    Called after each response that queued mail: under load one thread sends
+    everybody's mail in batches while the others go back to serving; a thread
+    that finds a sender at work leaves its mail to it. After a failure the rest
+    waits for ``flask outbox send``, so a dead mail server costs one attempt.
+    """
+    busy, wanted = current_app.extensions["mail_sender"]
+    wanted.set()
+    while wanted.is_set() and busy.acquire(blocking=False):
+        try:
+            wanted.clear()
+            deliver(session, stop_on_failure=True)
+        except Exception:  # noqa: BLE001 - what was saved stays in the outbox for a retry
+            session.rollback()
+            current_app.logger.exception("immediate delivery failed; the outbox will retry")
+        finally:
+            busy.release()
 
 
 outbox = AppGroup("outbox", help="Send the mail waiting in the outbox.")
@@ -248,4 +278,6 @@ def send_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """The ``flask outbox`` commands, and the one-sender-at-a-time guard of ``send_pending``."""
+    app.extensions["mail_sender"] = (threading.Lock(), threading.Event())
     app.cli.add_command(outbox)

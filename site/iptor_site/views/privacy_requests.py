@@ -88,11 +88,10 @@ def verify(token: str):
         return render_template("privacy/verify.html", inquiry=inquiry,
                                request_label=REQUEST_TYPES[inquiry.request_type])
     row.used_at = now
-    lead_id = inquiry.lead_id
     result = selfservice.verify(db.session, inquiry, now)
     session[RESULT_KEY] = result
     response = redirect(url_for(".request_done"), 303)
-    return response if result["outcome"] == "erased" else leads.send_after(response, lead_id)
+    return response if result["outcome"] == "erased" else leads.send_after(response)
 
 
 @bp.post("/privacy/requests/verify/<token>/renew")
@@ -105,7 +104,7 @@ def renew(token: str):
     leads.resend_verification(db.session, row.inquiry, now)
     g.status_page = True
     page = render_template("privacy/link_problem.html", problem="renewed", token=None)
-    return leads.send_after(Response(page), row.inquiry.lead_id)
+    return leads.send_after(Response(page))
 
 
 @bp.get("/privacy/requests/done")
