@@ -103,12 +103,13 @@ class Server:
         self.log.close()
 
 
-def wrk(url: str, connections: int, mode: str = "get", extra_env: dict | None = None) -> dict:
+def wrk(url: str, connections: int, mode: str = "get", extra_env: dict | None = None,
+        seconds: int = SECONDS) -> dict:
     env = dict(os.environ, BENCH_MODE=mode, BENCH_THREADS=str(THREADS), **(extra_env or {}))
     out = subprocess.run(  # noqa: S603
-        ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{SECONDS}s", "--latency", "--timeout", "10s",  # noqa: S607
+        ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",  # noqa: S607
          "-s", str(ROOT / "bench" / "wrk.lua"), url],
-        capture_output=True, text=True, env=env, check=True, timeout=SECONDS + 60,
+        capture_output=True, text=True, env=env, check=True, timeout=seconds + 60,
     ).stdout
     result = json.loads(out.split("BENCH ", 1)[1].splitlines()[0])
     result["rps"] = result["requests"] / result["seconds"]
@@ -182,6 +183,13 @@ http {{
         bare, static = f"http://127.0.0.1:{ports['bare']}", f"http://127.0.0.1:{ports['nginx']}"
         wait_for(bare + GET_PATHS[0])
         wait_for(static + GET_PATHS[0])
+
+        # Every worker renders each page once and loads its code on first use: run each
+        # GET case briefly before measuring, so the figures are of a warm server.
+        for base in (site, bare, static):
+            for path in GET_PATHS:
+                wrk(base + path, max(CONNECTIONS), seconds=1)
+        wrk(site + GET_PATHS[0], max(CONNECTIONS), "etag", {"BENCH_ETAG": etags[GET_PATHS[0]]}, seconds=1)
 
         for connections in CONNECTIONS:
             for path in GET_PATHS:
