@@ -3,6 +3,7 @@
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import func, select
@@ -191,3 +192,39 @@ def test_one_sender_per_process_takes_over_mail_queued_meanwhile(make_app, monke
     assert sent == [("first@example.com", "sender"), ("second@example.com", "sender")]
     with app.app_context():
         assert all(row.sent_at for row in db.session.scalars(select(OutboxMessage)))
+
+
+def test_the_sender_builds_queued_mail_and_keeps_what_it_sent(make_app, monkeypatch):
+    """A submission queues a recipe, not a rendered message: rendering happens outside its transaction."""
+    app = make_app(CLOCK=lambda: NOW)
+    monkeypatch.setattr(mail, "send_pending", lambda session: None)  # the response does not send
+    assert book(app.test_client(), "fr").status_code == 303
+    with app.app_context():
+        queued = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [(r.kind, r.message, bool(r.recipe)) for r in queued] == [
+            ("demo-confirmation", None, True), ("demo-team", None, True)]
+        assert mail.deliver(db.session) == {"sent": 2, "failed": 0}
+        db.session.expire_all()
+        sent = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        person = message_from_bytes(sent[0].message, policy=policy.default)
+        assert person["Content-Language"] == "fr" and person["To"].addresses[0].addr_spec == sent[0].recipient
+        assert str(person["Subject"]).startswith("Votre démo Iptor multiflex")
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_backs_off(make_app, monkeypatch):
+    app = make_app(CLOCK=lambda: NOW)
+    monkeypatch.setattr(mail, "send_pending", lambda session: None)
+    assert book(app.test_client(), "en").status_code == 303
+    broken = mail.RECIPES["demo-confirmation"]
+
+    def fails(booking, params):
+        raise KeyError("a template variable")
+
+    monkeypatch.setitem(mail.RECIPES, "demo-confirmation", mail.Recipe(broken.load, fails))
+    with app.app_context():
+        assert mail.deliver(db.session) == {"sent": 1, "failed": 1}
+        db.session.expire_all()
+        person, team = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert (person.sent_at, person.attempts, person.message) == (None, 1, None)
+        assert person.last_error == "BuildError: KeyError" and person.next_attempt_at > datetime.now(UTC)
+        assert team.sent_at is not None

@@ -66,6 +66,16 @@ class QueuedWriterConnection(sqlite3.Connection):
                 self.writer_lock.close()
 
 
+#: Execution option of a transaction that only reads (see ``read_only``).
+READ_ONLY = "iptor_read_only"
+
+
+def read_only(session: Session) -> None:
+    """Begin ``session``'s next transaction as read-only: on SQLite it waits for no
+    writer and holds no lock. Call it between transactions."""
+    session.connection(execution_options={READ_ONLY: True})
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -81,6 +91,9 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot to read from; WAL lets writers go on
+            return
         # Take the write lock up front: a transaction that reads and then writes
         # would otherwise fail with SQLITE_BUSY instead of waiting its turn.
         connection.connection.dbapi_connection.begin_immediate()

@@ -256,7 +256,10 @@ def export(session: Session, address: str) -> dict:
                             for h in lead.inquiry.history]},
         } for lead in leads],
         "mails": [{
-            "to": m.recipient, "subject": str(message_from_bytes(m.message, policy=policy.default)["Subject"]),
+            "to": m.recipient,
+            # A message the sender has not built yet has no subject to show.
+            "subject": None if m.message is None
+            else str(message_from_bytes(m.message, policy=policy.default)["Subject"]),
             "written_at": when(m.created_at), "sent_at": when(m.sent_at),
         } for m in mails],
     }

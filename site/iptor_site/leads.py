@@ -89,30 +89,50 @@ def demo_calendar_file(booking: DemoBooking) -> bytes:
     )
 
 
-def _demo_mails(session: Session, booking: DemoBooking) -> None:
+def _load_booking(session: Session, params: dict) -> DemoBooking:
+    booking = session.get(DemoBooking, params["booking_id"])
+    session.get(Lead, booking.lead_id)  # so that booking.lead needs no query once the claim commits
+    return booking
+
+
+@mail.recipe("demo-confirmation", _load_booking)
+def _demo_confirmation(booking: DemoBooking, params: dict) -> mail.Outgoing:
+    """The person's confirmation, in their language and time zone, with the .ics file."""
     lead = booking.lead
-    details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
-    person = mail.build_message(
-        to_name=lead.name,
-        to_address=lead.email,
-        subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
-        body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
-        locale=lead.locale,
-        reply_to=current_app.config["MAIL_SALES_TEAM"],
-        attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking)),),
-    )
-    mail.enqueue(session, person, kind="demo-confirmation", lead_id=lead.id)
+    with force_locale(lead.locale):
+        details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+        return mail.build_message(
+            to_name=lead.name,
+            to_address=lead.email,
+            subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
+            body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
+            locale=lead.locale,
+            reply_to=current_app.config["MAIL_SALES_TEAM"],
+            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking)),),
+        )
+
+
+@mail.recipe("demo-team", _load_booking)
+def _demo_team(booking: DemoBooking, params: dict) -> mail.Outgoing:
+    """The sales team's notice, in English and the team's time zone."""
     with force_locale(TEAM_LOCALE):
         team_when = slots.describe(booking.slot_start, current_app.config["DEMO_TIMEZONE"],
                                    booking.duration_minutes)
-        team = mail.build_message(
+        return mail.build_message(
             to_name=None,
             to_address=current_app.config["MAIL_SALES_TEAM"],
             subject=f"New demo booking #{booking.id}: {team_when['date']} {team_when['start']}",
-            body=render_template("mail/demo_team.txt", lead=lead, booking=booking, when=team_when),
+            body=render_template("mail/demo_team.txt", lead=booking.lead, booking=booking, when=team_when),
             locale=TEAM_LOCALE,
         )
-    mail.enqueue(session, team, kind="demo-team", lead_id=lead.id)
+
+
+def _demo_mails(session: Session, booking: DemoBooking) -> None:
+    lead = booking.lead
+    mail.enqueue_recipe(session, "demo-confirmation", {"booking_id": booking.id}, to_address=lead.email,
+                        kind="demo-confirmation", lead_id=lead.id)
+    mail.enqueue_recipe(session, "demo-team", {"booking_id": booking.id},
+                        to_address=current_app.config["MAIL_SALES_TEAM"], kind="demo-team", lead_id=lead.id)
 
 
 def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
@@ -169,22 +189,35 @@ def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry) -> None:
     mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
 
 
+def _load_inquiry(session: Session, params: dict) -> PrivacyInquiry:
+    inquiry = session.get(PrivacyInquiry, params["inquiry_id"])
+    session.get(Lead, inquiry.lead_id)  # so that inquiry.lead needs no query once the claim commits
+    return inquiry
+
+
+@mail.recipe("inquiry-link", _load_inquiry)
+def _inquiry_link_mail(inquiry: PrivacyInquiry, params: dict) -> mail.Outgoing:
+    return person_message(inquiry.lead, params["template"], params["subject_key"], inquiry=inquiry,
+                          link=params["link"], hours=current_app.config["REQUEST_LINK_HOURS"],
+                          request_label=REQUEST_TYPES[inquiry.request_type])
+
+
 def mail_link(session: Session, inquiry: PrivacyInquiry, *, purpose: str, endpoint: str, template: str,
-              subject_key: str, kind: str, now: datetime, **context) -> None:
+              subject_key: str, kind: str, now: datetime) -> None:
     """Issue a single-use link for ``purpose`` and mail it to the person, in their language."""
     token = dsr.issue_token(session, inquiry, purpose, now)
     lang = inquiry.lead.locale
     with force_locale(lang):
         link = absolute_url(endpoint, lang=lang, token=token)
-    msg = person_message(inquiry.lead, template, subject_key, inquiry=inquiry, link=link,
-                         hours=current_app.config["REQUEST_LINK_HOURS"], **context)
-    mail.enqueue(session, msg, kind=kind, lead_id=inquiry.lead_id)
+    mail.enqueue_recipe(session, "inquiry-link",
+                        {"inquiry_id": inquiry.id, "template": template, "subject_key": subject_key, "link": link},
+                        to_address=inquiry.lead.email, kind=kind, lead_id=inquiry.lead_id)
 
 
 def _verification_mail(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
     mail_link(session, inquiry, purpose="verify", endpoint="privacy_requests.verify",
               template="mail/inquiry_confirmation.txt", subject_key="inquiry_received",
-              kind="inquiry-verification", now=now, request_label=REQUEST_TYPES[inquiry.request_type])
+              kind="inquiry-verification", now=now)
 
 
 def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:

@@ -8,8 +8,10 @@ and again by ``flask outbox send`` with back-off for whatever failed.
 
 from __future__ import annotations
 
+import json
 import smtplib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -28,6 +30,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from .db import read_only
 from .models import OutboxMessage
 from .models.base import utcnow
 
@@ -175,15 +178,84 @@ def _transport(raw: bytes, recipient: str, row_id: int) -> None:
         smtp.sendmail(parseaddr(config["MAIL_FROM"])[1], [recipient], raw)
 
 
+class BuildError(Exception):
+    """A message queued as a recipe could not be built; retried like a failed send."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the sender builds a queued message: ``load`` reads what it needs from the
+    database while the batch is claimed, ``build`` renders it after the claim commits,
+    so rendering never holds the write lock."""
+
+    load: Callable[[Session, dict], object]
+    build: Callable[[object, dict], Outgoing]
+
+
+#: Registered recipes, by name (see ``recipe``).
+RECIPES: dict[str, Recipe] = {}
+
+
+def recipe(name: str, load: Callable[[Session, dict], object]):
+    """Register the decorated ``build(loaded, params) -> Outgoing`` under ``name``."""
+
+    def register(build):
+        RECIPES[name] = Recipe(load, build)
+        return build
+
+    return register
+
+
+def enqueue_recipe(session: Session, name: str, params: dict, *, to_address: str, kind: str,
+                   lead_id: int | None) -> OutboxMessage:
+    """Queue a message that the sender builds from ``params`` with the recipe ``name``.
+
+    What a submission writes under the database's write lock stays small: the
+    rendering and MIME encoding happen later, outside any transaction.
+    """
+    now = utcnow()
+    row = OutboxMessage(
+        created_at=now,
+        lead_id=lead_id,
+        kind=kind,
+        recipient=_addresses(to_address)[0],
+        message=None,
+        recipe=json.dumps({"recipe": name, "params": params}),
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def _load(session: Session, row) -> object:
+    try:
+        spec = json.loads(row.recipe)
+        return RECIPES[spec["recipe"]].load(session, spec["params"])
+    except Exception as exc:  # noqa: BLE001 - reported as this message's failure, not the batch's
+        return BuildError(type(exc).__name__)
+
+
+def _build(row, loaded: object) -> bytes:
+    if isinstance(loaded, BuildError):
+        raise loaded
+    try:
+        spec = json.loads(row.recipe)
+        return RECIPES[spec["recipe"]].build(loaded, spec["params"]).raw
+    except Exception as exc:  # noqa: BLE001 - a template or data error must not stop the others
+        raise BuildError(type(exc).__name__) from exc
+
+
 def deliver(session: Session, ids: list[int] | None = None, now: datetime | None = None, *,
             lead_id: int | None = None, stop_on_failure: bool = False) -> dict:
     """Send what is due (or just ``ids``, or just one lead's mail), a batch at a time.
 
-    A batch is claimed in one statement, so two senders never send the same
-    message and a busy site takes the database's write lock twice per batch,
-    not twice per message. With ``stop_on_failure`` the first failed message
-    ends the run and the rest of its batch waits out the first back-off.
-    Returns counts of sent and failed messages.
+    A batch is claimed in one statement and its outcomes written in one more, so
+    two senders never send the same message, a busy site takes the database's
+    write lock twice per batch, and no lock is held while mail is built or sent.
+    With ``stop_on_failure`` the first failed message ends the run and the rest
+    of its batch waits out the first back-off. Returns counts of sent and failed
+    messages.
     """
     now = now or utcnow()
     result = {"sent": 0, "failed": 0}
@@ -197,42 +269,37 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
             due = due.where(OutboxMessage.id.in_(ids))
         if lead_id is not None:
             due = due.where(OutboxMessage.lead_id == lead_id)
-        claimed = session.execute(
+        claimed = sorted(session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=now + CLAIM)
             .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.message,
-                       OutboxMessage.attempts)
-        ).all()
+                       OutboxMessage.recipe, OutboxMessage.attempts)
+        ).all())
         session.commit()
         if not claimed:
             break
-        for index, row in enumerate(sorted(claimed)):
+        read_only(session)
+        loaded = {row.id: _load(session, row) for row in claimed if row.message is None}
+        session.commit()  # ends the read; unlike a rollback it leaves what was loaded usable
+        outcomes = []
+        for row in claimed:
             if stop_on_failure and result["failed"]:
-                # The server is failing: the rest wait out the first back-off, untried.
-                unsent = [r.id for r in sorted(claimed)[index:]]
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(unsent))
-                                .values(next_attempt_at=now + BACKOFF[0]))
-                break
+                outcomes.append((row, "skipped", None))  # the server is failing: not tried
+                continue
             try:
-                _transport(row.message, row.recipient, row.id)
-            except (OSError, smtplib.SMTPException) as exc:
-                attempts = row.attempts + 1
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:1000],
-                    next_attempt_at=now + BACKOFF[min(attempts, len(BACKOFF)) - 1]))
+                raw = row.message if row.message is not None else _build(row, loaded[row.id])
+                _transport(raw, row.recipient, row.id)
+            except (OSError, smtplib.SMTPException, BuildError) as exc:
+                outcomes.append((row, exc, None))
                 result["failed"] += 1
                 # The error's text can name the recipient: the log gets its type only.
-                current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, attempts,
-                                           type(exc).__name__)
-                continue
-            result["sent"] += 1
-            if row.kind == EPHEMERAL:
-                session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
-                result["ephemeral"] = result.get("ephemeral", 0) + 1
+                current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts + 1,
+                                           exc if isinstance(exc, BuildError) else type(exc).__name__)
             else:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    attempts=row.attempts + 1, sent_at=utcnow(), last_error=None))
+                outcomes.append((row, None, raw))
+                result["sent"] += 1
+        _record(session, outcomes, now, result)
         session.commit()
         if len(claimed) < BATCH or (stop_on_failure and result["failed"]):
             break
@@ -241,6 +308,29 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
 
         make_unreadable(session)
     return result
+
+
+def _record(session: Session, outcomes: list, now: datetime, result: dict) -> None:
+    sent, failed, later, gone = [], [], [], []
+    for row, error, raw in outcomes:
+        if error == "skipped":
+            later.append({"id": row.id, "next_attempt_at": now + BACKOFF[0]})
+        elif error is not None:
+            attempts = row.attempts + 1
+            failed.append({"id": row.id, "attempts": attempts, "last_error": f"{type(error).__name__}: {error}"[:1000],
+                           "next_attempt_at": now + BACKOFF[min(attempts, len(BACKOFF)) - 1]})
+        elif row.kind == EPHEMERAL:
+            gone.append(row.id)
+        else:
+            # A message built by the sender is kept as sent, like one written with its lead.
+            sent.append({"id": row.id, "attempts": row.attempts + 1, "sent_at": utcnow(), "last_error": None,
+                         "message": raw})
+    for changes in (sent, failed, later):
+        if changes:
+            session.execute(update(OutboxMessage), changes)
+    if gone:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(gone)))
+        result["ephemeral"] = result.get("ephemeral", 0) + len(gone)
 
 
 def send_pending(session: Session) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime
@@ -12,13 +12,18 @@ from .base import Base, UTCDateTime
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
+    # What the sender asks for: unsent and due. Without it every sent message is scanned.
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(254))
-    message: Mapped[bytes] = mapped_column(LargeBinary)  # the complete RFC 5322 message
+    #: The complete RFC 5322 message: written with the row, or by the sender from ``recipe``.
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: JSON naming a registered builder and its parameters, for mail built when it is sent.
+    recipe: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
