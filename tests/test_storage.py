@@ -5,8 +5,9 @@ import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from iptor_site.db import read_only
 from iptor_site.extensions import db
 from iptor_site.models import Base
 
@@ -74,3 +75,21 @@ def test_sqlite_writers_queue_for_the_write_lock(make_app, tmp_path):
         with db.engine.connect() as conn:
             assert [n for (n,) in conn.exec_driver_sql("SELECT n FROM t ORDER BY n")] == [1, 2]
     assert (tmp_path / "queued.sqlite3.writer").exists()
+
+
+def test_a_read_only_transaction_does_not_wait_for_a_writer(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/reads.sqlite3")
+    with app.app_context():
+        with db.engine.begin() as setup:
+            setup.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+            setup.exec_driver_sql("INSERT INTO t VALUES (1)")
+        writer = db.engine.connect()
+        writer.begin()
+        writer.exec_driver_sql("INSERT INTO t VALUES (2)")  # holds the write lock, uncommitted
+        reader = db.session
+        read_only(reader)
+        # Answered at once from the last committed state; a writing transaction would queue here.
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        reader.commit()
+        writer.commit()
+        writer.close()
