@@ -89,10 +89,19 @@ def demo_calendar_file(booking: DemoBooking) -> bytes:
     )
 
 
-def _load_booking(session: Session, params: dict) -> DemoBooking:
-    booking = session.get(DemoBooking, params["booking_id"])
-    session.get(Lead, booking.lead_id)  # so that booking.lead needs no query once the claim commits
-    return booking
+def _row_and_lead(model, key: str):
+    """A recipe's loader: the ``model`` row whose id is ``params[key]``, with its lead
+    loaded too, so that ``row.lead`` needs no query after the read ends."""
+
+    def load(session: Session, params: dict):
+        row = session.get(model, params[key])
+        session.get(Lead, row.lead_id)
+        return row
+
+    return load
+
+
+_load_booking = _row_and_lead(DemoBooking, "booking_id")
 
 
 @mail.recipe("demo-confirmation", _load_booking)
@@ -189,13 +198,7 @@ def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry) -> None:
     mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
 
 
-def _load_inquiry(session: Session, params: dict) -> PrivacyInquiry:
-    inquiry = session.get(PrivacyInquiry, params["inquiry_id"])
-    session.get(Lead, inquiry.lead_id)  # so that inquiry.lead needs no query once the claim commits
-    return inquiry
-
-
-@mail.recipe("inquiry-link", _load_inquiry)
+@mail.recipe("inquiry-link", _row_and_lead(PrivacyInquiry, "inquiry_id"))
 def _inquiry_link_mail(inquiry: PrivacyInquiry, params: dict) -> mail.Outgoing:
     return person_message(inquiry.lead, params["template"], params["subject_key"], inquiry=inquiry,
                           link=params["link"], hours=current_app.config["REQUEST_LINK_HOURS"],
