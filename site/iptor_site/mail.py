@@ -2,8 +2,10 @@
 
 A message is written to the outbox in the same transaction as the lead it is
 about, so a lead is never saved without its mail nor its mail lost with a
-failed send. Delivery happens afterwards: right after the request commits,
-and again by ``flask outbox send`` with back-off for whatever failed.
+failed send: as bytes, or as a recipe (``enqueue_recipe``) that the sender
+builds, which keeps rendering out of the submission's transaction. Delivery
+happens afterwards: right after the response (``send_pending``), and again by
+``flask outbox send`` with back-off for whatever failed.
 """
 
 from __future__ import annotations
@@ -184,9 +186,9 @@ class BuildError(Exception):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the sender builds a queued message: ``load`` reads what it needs from the
-    database while the batch is claimed, ``build`` renders it after the claim commits,
-    so rendering never holds the write lock."""
+    """How the sender builds a queued message: ``load`` reads what it needs in a
+    read-only transaction once the batch is claimed (no lock on SQLite), ``build``
+    renders and encodes it after that read ends, so no transaction waits on it."""
 
     load: Callable[[Session, dict], object]
     build: Callable[[object, dict], Outgoing]
