@@ -219,3 +219,13 @@ def test_replays_match_the_app_and_are_logged(app, client, caplog):
     assert len({r["request_id"] for r in lines}) == 4
     assert lines[1]["bytes"] == lines[0]["bytes"] == len(first.data) > 5_000
     assert lines[2]["bytes"] == lines[3]["bytes"] == 0
+
+
+def test_a_cached_page_never_carries_another_hosts_links(make_app):
+    """Without SITE_URL, canonical and hreflang links name the request's host: the cache keys on it."""
+    client = make_app(SITE_URL="", TRUSTED_HOSTS=[]).test_client()
+    poisoned = client.get("/en/pricing", headers={"Host": "evil.example"})
+    assert 'href="http://evil.example/en/pricing"' in poisoned.text
+    for _ in range(2):
+        page = client.get("/en/pricing", headers={"Host": "www.iptor.test"}).text
+        assert "evil.example" not in page and 'rel="canonical" href="http://www.iptor.test/en/pricing"' in page

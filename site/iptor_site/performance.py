@@ -112,7 +112,9 @@ def cached_page(view):
         if request.args or current_app.config.get("PAGE_CACHE_SIZE", 0) <= 0:
             return view(*args, **kwargs)
         cache: PageCache = current_app.extensions["page_cache"]
-        key = (current_app.extensions["content_version"], request.path, g.get("lang"), _visitor_class())
+        # Without SITE_URL, links on the page (canonical, hreflang) carry the request's host.
+        origin = current_app.config["SITE_URL"] or request.host_url
+        key = (current_app.extensions["content_version"], origin, request.path, g.get("lang"), _visitor_class())
         hit = cache.get(key)
         if hit is None:
             response = current_app.make_response(view(*args, **kwargs))
