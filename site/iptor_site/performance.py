@@ -141,7 +141,8 @@ SHARED = "iptor_site.shared_page"
 REPLAYABLE_COOKIES = frozenset({cookieconsent.COOKIE, i18n.LANG_COOKIE})
 #: Request headers a shared page's bytes can depend on.
 KEY_HEADERS = ("PATH_INFO", "SCRIPT_NAME", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
-               "HTTP_COOKIE", "HTTP_SEC_GPC", "HTTP_ACCEPT_ENCODING", "HTTP_IF_NONE_MATCH")
+               "HTTP_COOKIE", "HTTP_SEC_GPC", "HTTP_ACCEPT_ENCODING", "HTTP_IF_NONE_MATCH",
+               "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
 
 
 class FastPages:
