@@ -335,25 +335,66 @@ def _record(session: Session, outcomes: list, now: datetime, result: dict) -> No
         result["ephemeral"] = result.get("ephemeral", 0) + len(gone)
 
 
-def send_pending(session: Session) -> None:
-    """Send what is due, from one thread of this process at a time.
+class Sender:
+    """This process's mail sender: one thread at a time sends what is due.
 
-    Called after each response that queued mail: under load one thread sends
-    everybody's mail in batches while the others go back to serving; a thread
-    that finds a sender at work leaves its mail to it. After a failure the rest
-    waits for ``flask outbox send``, so a dead mail server costs one attempt.
+    The thread that finishes a response sends what is due once, if no other is
+    at it. Mail queued by other requests meanwhile goes to a background thread,
+    started the first time it is needed, so that no request's thread (and the
+    keep-alive connection it serves) is kept sending everybody else's mail.
+    Whoever holds ``busy`` looks at ``wanted`` after letting go, so queued mail
+    is never left waiting for the next request.
     """
-    busy, wanted = current_app.extensions["mail_sender"]
-    wanted.set()
-    while wanted.is_set() and busy.acquire(blocking=False):
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.busy = threading.Lock()
+        self.wanted = threading.Event()
+        self.starting = threading.Lock()
+        self.background: threading.Thread | None = None
+
+    def send_pending(self, session: Session) -> None:
+        """Send what is due now, unless another thread is at it (it will see ``wanted``)."""
+        self.wanted.set()
+        if not self.busy.acquire(blocking=False):
+            return
         try:
-            wanted.clear()
+            self._send(session)
+        finally:
+            self.busy.release()
+        if self.wanted.is_set():
+            self._start_background()
+
+    def _send(self, session: Session) -> None:
+        self.wanted.clear()
+        try:
             deliver(session, stop_on_failure=True)
         except Exception:  # noqa: BLE001 - what was saved stays in the outbox for a retry
             session.rollback()
             current_app.logger.exception("immediate delivery failed; the outbox will retry")
-        finally:
-            busy.release()
+
+    def _start_background(self) -> None:
+        with self.starting:
+            if self.background is None or not self.background.is_alive():
+                self.background = threading.Thread(target=self._serve, name="mail-sender", daemon=True)
+                self.background.start()
+
+    def _serve(self) -> None:
+        from .extensions import db
+
+        while True:
+            self.wanted.wait()
+            with self.busy, self.app.app_context():
+                self._send(db.session)
+
+
+def send_pending(session: Session) -> None:
+    """Send what is due, from one thread of this process at a time (see ``Sender``).
+
+    Called after each response that queued mail. After a failure the rest waits
+    for ``flask outbox send``, so a dead mail server costs one attempt.
+    """
+    current_app.extensions["mail_sender"].send_pending(session)
 
 
 outbox = AppGroup("outbox", help="Send the mail waiting in the outbox.")
@@ -371,5 +412,5 @@ def send_command() -> None:
 
 def init_app(app: Flask) -> None:
     """The ``flask outbox`` commands, and the one-sender-at-a-time guard of ``send_pending``."""
-    app.extensions["mail_sender"] = (threading.Lock(), threading.Event())
+    app.extensions["mail_sender"] = Sender(app)
     app.cli.add_command(outbox)
