@@ -8,7 +8,7 @@ change never serves a stale page.
 
 In front of Flask, ``FastPages`` replays such a page byte for byte to the next
 request that is the same in everything the app reads (path, host, scheme,
-cookies, Sec-GPC, Accept-Encoding, If-None-Match), with only its own request ID
+cookies, Sec-GPC, Accept-Encoding, conditional headers), with only its own request ID
 and log line, so a cached page costs no routing, hooks or templates.
 """
 
