@@ -1,8 +1,11 @@
 """The database: migrations match the models, SQLite is tuned, PostgreSQL is used when asked."""
 
 import os
+import signal
+import sqlite3
 import threading
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -93,3 +96,29 @@ def test_a_read_only_transaction_does_not_wait_for_a_writer(make_app, tmp_path):
         reader.commit()
         writer.commit()
         writer.close()
+
+
+def test_a_nested_writer_in_the_same_thread_does_not_wait_on_itself(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/nested.sqlite3")
+    with app.app_context():
+        outer = db.engine.connect()
+        outer.begin()
+        outer.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        pooled = db.engine.raw_connection()
+        inner = pooled.driver_connection
+        inner.execute("PRAGMA busy_timeout=100")
+        # Without the file lock to wait on, SQLite refuses after its busy timeout
+        # (a thread waiting on its own file lock would wait until the alarm).
+        previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("waited on its own lock"))
+        signal.alarm(5)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                inner.begin_immediate()
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        outer.commit()
+        inner.begin_immediate()  # and once the outer writer is done, the inner one gets in
+        inner.commit()
+        pooled.close()
+        outer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import threading
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
@@ -16,6 +17,10 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+#: Per thread: whether it holds the writers' file lock through some connection.
+_queued = threading.local()
 
 
 class QueuedWriterConnection(sqlite3.Connection):
@@ -31,11 +36,15 @@ class QueuedWriterConnection(sqlite3.Connection):
         path = str(database)
         memory = path in {"", ":memory:"} or path.startswith("file::memory:") or "mode=memory" in path
         self.writer_lock = None if memory else open(path + ".writer", "a+b")  # noqa: SIM115 - held open
+        self.in_line = False
 
     def begin_immediate(self) -> None:
         """Wait in line for the write lock, then take SQLite's."""
-        if self.writer_lock is not None:
+        # A thread that already holds the line through another connection would wait
+        # on itself for ever: it goes straight to SQLite, whose busy timeout ends that.
+        if self.writer_lock is not None and not getattr(_queued, "holding", False):
             fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+            self.in_line = _queued.holding = True
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -43,8 +52,9 @@ class QueuedWriterConnection(sqlite3.Connection):
             raise
 
     def _release(self) -> None:
-        if self.writer_lock is not None:
+        if self.in_line:
             fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+            self.in_line = _queued.holding = False
 
     def commit(self) -> None:
         try:
