@@ -54,6 +54,7 @@ def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
     assert "09:00 bis 09:45" in body
     [calendar] = [part for part in person.iter_attachments() if part.get_content_type() == "text/calendar"]
     assert "DTSTART:20261201T080000Z" in calendar.get_content()
+    assert "09:00–09:45" in calendar.get_content().replace("\r\n ", "")  # UTF-8, read as such
 
     team = mails["sales@iptor.test"]
     assert team["Subject"].startswith("New demo booking #1: Tuesday, December 1, 2026")

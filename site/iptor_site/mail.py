@@ -125,7 +125,8 @@ def build_message(
         msg.attach(text)
         for filename, mimetype, data in attachments:
             maintype, _, subtype = mimetype.partition("/")
-            part = MIMEBase(maintype, subtype)
+            # Text parts we attach (the .ics) are UTF-8; say so, or clients read ASCII.
+            part = MIMEBase(maintype, subtype, **({"charset": "utf-8"} if maintype == "text" else {}))
             part.set_payload(data)
             encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=_header(filename))
