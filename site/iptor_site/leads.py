@@ -280,8 +280,4 @@ def send_after(response):
 
 def send_now(session: Session, lead_id: int) -> None:
     """Try to send a lead's mail right away; the outbox keeps whatever fails for later."""
-    try:
-        mail.deliver(session, lead_id=lead_id)
-    except Exception:  # noqa: BLE001 - the lead is saved; delivery is retried later
-        session.rollback()
-        current_app.logger.exception("immediate delivery failed; the outbox will retry")
+    mail.deliver_now(session, lead_id=lead_id)

@@ -151,13 +151,19 @@ def build_message(
 
 def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None) -> OutboxMessage:
     """Add a message to the outbox in the caller's transaction."""
+    return _queue(session, kind=kind, lead_id=lead_id, recipient=msg.recipient, message=msg.raw)
+
+
+def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, message: bytes | None = None,
+           recipe: str | None = None) -> OutboxMessage:
     now = utcnow()
     row = OutboxMessage(
         created_at=now,
         lead_id=lead_id,
         kind=kind,
-        recipient=msg.recipient,
-        message=msg.raw,
+        recipient=recipient,
+        message=message,
+        recipe=recipe,
         attempts=0,
         next_attempt_at=now,
     )
@@ -216,35 +222,25 @@ def enqueue_recipe(session: Session, name: str, params: dict, *, to_address: str
     What a submission writes under the database's write lock stays small: the
     rendering and MIME encoding happen later, outside any transaction.
     """
-    now = utcnow()
-    row = OutboxMessage(
-        created_at=now,
-        lead_id=lead_id,
-        kind=kind,
-        recipient=_addresses(to_address)[0],
-        message=None,
-        recipe=json.dumps({"recipe": name, "params": params}),
-        attempts=0,
-        next_attempt_at=now,
-    )
-    session.add(row)
-    return row
+    return _queue(session, kind=kind, lead_id=lead_id, recipient=_addresses(to_address)[0],
+                  recipe=json.dumps({"recipe": name, "params": params}))
 
 
-def _load(session: Session, row) -> object:
+def _load(session: Session, row) -> tuple[Recipe, dict, object] | BuildError:
     try:
         spec = json.loads(row.recipe)
-        return RECIPES[spec["recipe"]].load(session, spec["params"])
+        recipe, params = RECIPES[spec["recipe"]], spec["params"]
+        return recipe, params, recipe.load(session, params)
     except Exception as exc:  # noqa: BLE001 - reported as this message's failure, not the batch's
         return BuildError(type(exc).__name__)
 
 
-def _build(row, loaded: object) -> bytes:
+def _build(loaded: tuple[Recipe, dict, object] | BuildError) -> bytes:
     if isinstance(loaded, BuildError):
         raise loaded
+    recipe, params, data = loaded
     try:
-        spec = json.loads(row.recipe)
-        return RECIPES[spec["recipe"]].build(loaded, spec["params"]).raw
+        return recipe.build(data, params).raw
     except Exception as exc:  # noqa: BLE001 - a template or data error must not stop the others
         raise BuildError(type(exc).__name__) from exc
 
@@ -291,7 +287,7 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
                 outcomes.append((row, "skipped", None))  # the server is failing: not tried
                 continue
             try:
-                raw = row.message if row.message is not None else _build(row, loaded[row.id])
+                raw = row.message if row.message is not None else _build(loaded[row.id])
                 _transport(raw, row.recipient, row.id)
             except (OSError, smtplib.SMTPException, BuildError) as exc:
                 outcomes.append((row, exc, None))
@@ -336,6 +332,16 @@ def _record(session: Session, outcomes: list, now: datetime, result: dict) -> No
         result["ephemeral"] = result.get("ephemeral", 0) + len(gone)
 
 
+def deliver_now(session: Session, **options) -> None:
+    """``deliver`` right away, for a caller whose own work is already saved: an error
+    is logged and leaves the mail in the outbox for ``flask outbox send``."""
+    try:
+        deliver(session, **options)
+    except Exception:  # noqa: BLE001 - what was saved stays in the outbox for a retry
+        session.rollback()
+        current_app.logger.exception("immediate delivery failed; the outbox will retry")
+
+
 class Sender:
     """This process's mail sender: one thread at a time sends what is due.
 
@@ -368,11 +374,7 @@ class Sender:
 
     def _send(self, session: Session) -> None:
         self.wanted.clear()
-        try:
-            deliver(session, stop_on_failure=True)
-        except Exception:  # noqa: BLE001 - what was saved stays in the outbox for a retry
-            session.rollback()
-            current_app.logger.exception("immediate delivery failed; the outbox will retry")
+        deliver_now(session, stop_on_failure=True)
 
     def _start_background(self) -> None:
         with self.starting:
