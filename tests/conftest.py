@@ -23,12 +23,14 @@ TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a WSGI server does once it is sent, so that work
-    deferred with ``call_on_close`` (sending mail) has run when a test looks."""
+    """Closes each response as a WSGI server does once it is sent, and waits for
+    the mail the request queued to be sent, so both have happened when a test looks."""
 
     def open(self, *args, **kwargs):
         kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        assert self.application.extensions["mail_sender"].wait_idle(), "the mail sender did not finish"
+        return response
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -23,27 +23,13 @@ def page_without_js(browser, server):
     context.close()
 
 
-def wait_for_mails(tmp_path, predicate, app, seconds=2):
-    """Mail is sent once the response is closed. Werkzeug's development server may
-    close it only when the browser drops the connection, so after a short wait the
-    outbox sender (`flask outbox send`, run by cron in production) delivers it."""
-    import time
+def wait_for_mails(tmp_path, predicate, app):
+    """The mail the browser's last request queued, once the app's sender has sent it."""
     from email import message_from_bytes, policy
 
-    from iptor_site import mail
-    from iptor_site.extensions import db
-
-    def read():
-        return [message_from_bytes(p.read_bytes(), policy=policy.default)
-                for p in sorted((tmp_path / "mail").glob("*.eml"))]
-
-    deadline = time.monotonic() + seconds
-    while not predicate(mails := read()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if not predicate(mails):
-        with app.app_context():
-            mail.deliver(db.session)
-        mails = read()
+    assert app.extensions["mail_sender"].wait_idle()
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted((tmp_path / "mail").glob("*.eml"))]
     assert predicate(mails), [m["Subject"] for m in mails]
     return mails
 

@@ -1,15 +1,17 @@
 """Mail: written to the outbox with the lead, sent over real SMTP, retried when it fails."""
 
+import gc
 import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from formhelpers import demo_data, inquiry_data
 from iptor_site import mail
+from iptor_site.db import READ_ONLY
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage
 
@@ -120,7 +122,7 @@ def test_failed_sends_back_off_further_each_time(make_app):
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=1, SMTP_TIMEOUT=1)  # nothing listens on port 1
     with app.test_request_context("/en/"):
         msg = mail.build_message(to_name="A", to_address="a@example.com", subject="S", body="B", locale="en")
-        row = mail.enqueue(db.session, msg, kind="test", lead_id=None)
+        row = mail.enqueue(db.session, msg, kind="test", lead_id=None, hand_over=False)
         db.session.commit()
         moment = datetime.now(UTC)
         waits = []
@@ -156,62 +158,80 @@ def test_no_header_injection_through_names(smtp_app, smtp_server, name):
             mail.build_message(to_name="Eve", to_address="eve@example.com", subject=name, body="x", locale="en")
 
 
-def test_mail_queued_while_a_request_sends_goes_to_the_background_sender(make_app, monkeypatch):
-    """A request that finds a sender at work leaves its mail; the busy request's thread
-    sends only what was due when it began, and a background thread sends the rest."""
+def test_the_sender_thread_sends_what_requests_commit_in_batches(make_app, monkeypatch):
+    """No request's thread sends mail: each commit hands its mail to the process's sender,
+    and what is committed while that is busy leaves together as its next batch. Until it
+    is sent a message is claimed, so `flask outbox send` cannot send it a second time."""
     app = make_app()
-    sent, started, release, both = [], threading.Event(), threading.Event(), threading.Event()
-    real_transport = mail._transport
+    sent, batches, started, release = [], [], threading.Event(), threading.Event()
+    real_transport, real_send_claimed = mail._transport, mail.send_claimed
 
     def slow_transport(raw, recipient, row_id):
         started.set()
         release.wait(10)
         sent.append((recipient, threading.current_thread().name))
         real_transport(raw, recipient, row_id)
-        if len(sent) == 2:
-            both.set()
+
+    def counting_send_claimed(session, claimed, now=None):
+        batches.append([row.recipient for row in claimed])
+        return real_send_claimed(session, claimed, now)
 
     monkeypatch.setattr(mail, "_transport", slow_transport)
+    monkeypatch.setattr(mail, "send_claimed", counting_send_claimed)
 
-    def queue(address):
-        msg = mail.build_message(to_name=None, to_address=address, subject="S", body="B", locale="en")
-        mail.enqueue(db.session, msg, kind="test", lead_id=None)
-        db.session.commit()
+    def commit_mail(address):
+        with app.test_request_context("/en/"):
+            msg = mail.build_message(to_name=None, to_address=address, subject="S", body="B", locale="en")
+            mail.enqueue(db.session, msg, kind="test", lead_id=None)
+            db.session.commit()
 
-    def first_request():
-        with app.app_context():
-            mail.send_pending(db.session)
-
-    with app.test_request_context("/en/"):
-        queue("first@example.com")
-    request_thread = threading.Thread(target=first_request, name="request")
-    request_thread.start()
+    commit_mail("first@example.com")
     assert started.wait(10)
-    with app.test_request_context("/en/"):
-        queue("second@example.com")
-        mail.send_pending(db.session)  # returns at once: the request thread is sending
-        assert sent == []
-    release.set()
-    request_thread.join(10)
-    assert not request_thread.is_alive()
-    assert both.wait(10)
-    assert sent == [("first@example.com", "request"), ("second@example.com", "mail-sender")]
-    with app.extensions["mail_sender"].busy:  # the background sender has recorded what it sent
-        pass
+    commit_mail("second@example.com")
+    commit_mail("third@example.com")
     with app.app_context():
-        assert all(row.sent_at for row in db.session.scalars(select(OutboxMessage)))
+        assert mail.deliver(db.session) == {"sent": 0, "failed": 0}  # all three are held
+    release.set()
+    assert app.extensions["mail_sender"].wait_idle()
+    assert sent == [(f"{n}@example.com", "mail-sender") for n in ("first", "second", "third")]
+    assert batches == [["first@example.com"], ["second@example.com", "third@example.com"]]
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        assert [(row.attempts, row.sent_at is not None) for row in rows] == [(1, True)] * 3
+
+
+def test_mail_of_a_rolled_back_transaction_is_not_handed_over(make_app, monkeypatch):
+    app = make_app()
+    handed = []
+    monkeypatch.setattr(mail.Sender, "hand_over", lambda self, claimed: handed.append(claimed))
+    with app.test_request_context("/en/"):
+        msg = mail.build_message(to_name=None, to_address="a@example.com", subject="S", body="B", locale="en")
+        mail.enqueue(db.session, msg, kind="test", lead_id=None)
+        db.session.flush()
+        db.session.rollback()
+        db.session.commit()
+        assert handed == []
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def _process_stopped_before_sending(monkeypatch):
+    """Mail handed to a sender that never sends it, as when its process is stopped."""
+    monkeypatch.setattr(mail.Sender, "hand_over", lambda self, claimed: None)
+    return datetime.now(UTC) + mail.CLAIM + timedelta(seconds=1)  # when the claim has lapsed
 
 
 def test_the_sender_builds_queued_mail_and_keeps_what_it_sent(make_app, monkeypatch):
-    """A submission queues a recipe, not a rendered message: rendering happens outside its transaction."""
+    """A submission queues a recipe, not a rendered message: rendering happens outside its
+    transaction. Mail its process never sent goes out once the claim lapses."""
     app = make_app(CLOCK=lambda: NOW)
-    monkeypatch.setattr(mail, "send_pending", lambda session: None)  # the response does not send
+    lapsed = _process_stopped_before_sending(monkeypatch)
     assert book(app.test_client(), "fr").status_code == 303
     with app.app_context():
         queued = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         assert [(r.kind, r.message, bool(r.recipe)) for r in queued] == [
             ("demo-confirmation", None, True), ("demo-team", None, True)]
-        assert mail.deliver(db.session) == {"sent": 2, "failed": 0}
+        assert mail.deliver(db.session) == {"sent": 0, "failed": 0}  # still claimed
+        assert mail.deliver(db.session, now=lapsed) == {"sent": 2, "failed": 0}
         db.session.expire_all()
         sent = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         person = message_from_bytes(sent[0].message, policy=policy.default)
@@ -221,7 +241,7 @@ def test_the_sender_builds_queued_mail_and_keeps_what_it_sent(make_app, monkeypa
 
 def test_a_message_that_cannot_be_built_fails_alone_and_backs_off(make_app, monkeypatch):
     app = make_app(CLOCK=lambda: NOW)
-    monkeypatch.setattr(mail, "send_pending", lambda session: None)
+    lapsed = _process_stopped_before_sending(monkeypatch)
     assert book(app.test_client(), "en").status_code == 303
     broken = mail.RECIPES["demo-confirmation"]
 
@@ -230,9 +250,44 @@ def test_a_message_that_cannot_be_built_fails_alone_and_backs_off(make_app, monk
 
     monkeypatch.setitem(mail.RECIPES, "demo-confirmation", mail.Recipe(broken.load, fails))
     with app.app_context():
-        assert mail.deliver(db.session) == {"sent": 1, "failed": 1}
+        assert mail.deliver(db.session, now=lapsed) == {"sent": 1, "failed": 1}
         db.session.expire_all()
         person, team = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         assert (person.sent_at, person.attempts, person.message) == (None, 1, None)
-        assert person.last_error == "BuildError: KeyError" and person.next_attempt_at > datetime.now(UTC)
+        assert person.last_error == "BuildError: KeyError" and person.next_attempt_at > lapsed
         assert team.sent_at is not None
+
+
+def test_the_sender_holds_no_transaction_while_sending_and_writes_once_per_batch(make_app, monkeypatch):
+    """Mail is built from a read-only transaction that has ended (on SQLite it took no
+    lock) and sent with no transaction open; a batch's outcomes are written together."""
+    app = make_app(CLOCK=lambda: NOW)
+    handed = []
+    monkeypatch.setattr(mail.Sender, "hand_over", lambda self, claimed: handed.extend(claimed))
+    client = app.test_client()
+    for name in ("Anna Schmidt", "Bert Jansen"):
+        page = client.get("/en/demo?tz=Europe/Berlin").text
+        email = name.split()[0].lower() + "@example.com"
+        assert client.post("/en/demo", data=demo_data(page, name=name, email=email)).status_code == 303
+        page = client.get("/en/privacy/inquiry").text
+        assert client.post("/en/privacy/inquiry", data=inquiry_data(page, email=email)).status_code == 303
+    assert len(handed) == 6
+    writes, open_while_sending = [], []
+    real_transport = mail._transport
+
+    def transport(raw, recipient, row_id):
+        open_while_sending.append(db.session.in_transaction())
+        real_transport(raw, recipient, row_id)
+
+    monkeypatch.setattr(mail, "_transport", transport)
+    with app.app_context():
+        @event.listens_for(db.engine, "begin")
+        def count(connection):
+            if not connection.get_execution_options().get(READ_ONLY):
+                writes.append(connection)
+
+        gc.collect()  # what the read loaded is held by the batch, not by chance
+        assert mail.send_claimed(db.session, handed) == {"sent": 6, "failed": 0}
+        assert open_while_sending == [False] * 6
+        assert len(writes) == 1
+        assert all(row.sent_at for row in db.session.scalars(select(OutboxMessage)))

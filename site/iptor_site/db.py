@@ -82,8 +82,10 @@ READ_ONLY = "iptor_read_only"
 
 def read_only(session: Session) -> None:
     """Begin ``session``'s next transaction as read-only: on SQLite it waits for no
-    writer and holds no lock. Call it between transactions."""
-    session.connection(execution_options={READ_ONLY: True})
+    writer and holds no lock. End it before writing. In a transaction already
+    begun, the reads simply join that one."""
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY: True})
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -8,7 +8,7 @@ from flask import Response, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import antispam, leads, slots
+from . import antispam, slots
 from .extensions import db
 
 TOO_FAST = _l("Please check your details and send the form again.")
@@ -31,7 +31,8 @@ def submit(
     render: Callable[..., Response],
     done: Callable[[object], Response],
 ) -> Response:
-    """Run a POSTed form: bot traps, validation, one transaction, mail, then redirect.
+    """Run a POSTed form: bot traps, validation, one transaction (its mail goes to the
+    sender as it commits), then redirect.
 
     ``save(session, now)`` stores the submission and returns the saved object;
     ``render(status=…, notice=…)`` shows the form again with everything typed;
@@ -57,4 +58,4 @@ def submit(
         db.session.rollback()
         current_app.logger.exception("could not save a %s submission", form_name)
         return render(status=503, notice=NOT_SAVED)
-    return leads.send_after(done(saved))
+    return done(saved)

@@ -9,9 +9,10 @@ from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from . import consent, dsr, ics, mail, slots
+from .db import read_only
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import absolute_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
@@ -91,12 +92,11 @@ def demo_calendar_file(booking: DemoBooking) -> bytes:
 
 def _row_and_lead(model, key: str):
     """A recipe's loader: the ``model`` row whose id is ``params[key]``, with its lead
-    loaded too, so that ``row.lead`` needs no query after the read ends."""
+    loaded into ``row.lead``, so that building the mail needs no query after the read
+    ends (a lazy load there would begin a writing transaction)."""
 
     def load(session: Session, params: dict):
-        row = session.get(model, params[key])
-        session.get(Lead, row.lead_id)
-        return row
+        return session.get(model, params[key], options=[joinedload(model.lead)])
 
     return load
 
@@ -151,6 +151,7 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
     Each seat of the slot is tried in its own transaction; the database's unique
     (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
     """
+    read_only(session)  # which seats look free is read without waiting for the write lock
     taken = set(session.scalars(select(DemoBooking.seat).where(
         DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
     session.rollback()  # end the read; each attempt below is its own transaction
@@ -261,21 +262,6 @@ def file_inquiry(session: Session, form, *, policy_version: str,
     _verification_mail(session, inquiry, now)
     session.commit()
     return inquiry
-
-
-def send_after(response):
-    """Send the mail just queued once ``response`` has gone out, so a slow mail server
-    never delays the person; the outbox keeps whatever fails."""
-    from .extensions import db
-
-    app = current_app._get_current_object()
-
-    @response.call_on_close
-    def send_mail():
-        with app.app_context():
-            mail.send_pending(db.session)
-
-    return response
 
 
 def send_now(session: Session, lead_id: int) -> None:

@@ -3,9 +3,11 @@
 A message is written to the outbox in the same transaction as the lead it is
 about, so a lead is never saved without its mail nor its mail lost with a
 failed send: as bytes, or as a recipe (``enqueue_recipe``) that the sender
-builds, which keeps rendering out of the submission's transaction. Delivery
-happens afterwards: right after the response (``send_pending``), and again by
-``flask outbox send`` with back-off for whatever failed.
+builds, which keeps rendering out of the submission's transaction. Mail queued
+while serving a request is written already claimed by this process and handed
+to its sender thread the moment the transaction commits (``Sender``); what
+fails, or what a process that stopped never sent, is retried with back-off by
+``flask outbox send``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import smtplib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,12 +28,13 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
+from typing import NamedTuple
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from .db import read_only
 from .models import OutboxMessage
@@ -52,6 +56,21 @@ UTF8.header_encoding = UTF8.body_encoding = QP
 SMTP_COMPAT = policy.compat32.clone(linesep="\r\n")
 #: Messages claimed at once: few enough to be sent well within ``CLAIM``.
 BATCH = 20
+#: How often a process's sender also looks for mail that is due again (retries).
+SWEEP_SECONDS = 60
+#: ``session.info`` key: rows queued in the current transaction for this process's sender.
+QUEUED = "iptor_mail_queued"
+
+
+class Claim(NamedTuple):
+    """An outbox row a sender holds: what it needs to send the message and record how it went."""
+
+    id: int
+    kind: str
+    recipient: str
+    message: bytes | None
+    recipe: str | None
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -149,14 +168,25 @@ def build_message(
     return Outgoing(recipient, msg.as_bytes(policy=SMTP_COMPAT))
 
 
-def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None) -> OutboxMessage:
-    """Add a message to the outbox in the caller's transaction."""
-    return _queue(session, kind=kind, lead_id=lead_id, recipient=msg.recipient, message=msg.raw)
+def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None,
+            hand_over: bool = True) -> OutboxMessage:
+    """Add a message to the outbox in the caller's transaction.
+
+    In a request it goes to this process's sender when the transaction commits;
+    ``hand_over=False`` leaves it due at once, for a caller that sends it itself
+    with ``deliver``.
+    """
+    return _queue(session, kind=kind, lead_id=lead_id, recipient=msg.recipient, message=msg.raw,
+                  hand_over=hand_over)
 
 
 def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, message: bytes | None = None,
-           recipe: str | None = None) -> OutboxMessage:
+           recipe: str | None = None, hand_over: bool = True) -> OutboxMessage:
     now = utcnow()
+    # Written already claimed, the row needs no claim of its own: a busy site would
+    # otherwise take the database's write lock once more per submission. Should this
+    # process stop before sending it, the claim lapses and ``flask outbox send`` does.
+    handed = hand_over and has_request_context()
     row = OutboxMessage(
         created_at=now,
         lead_id=lead_id,
@@ -165,9 +195,11 @@ def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, 
         message=message,
         recipe=recipe,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=now + CLAIM if handed else now,
     )
     session.add(row)
+    if handed:
+        session.info.setdefault(QUEUED, []).append(row)
     return row
 
 
@@ -245,68 +277,90 @@ def _build(loaded: tuple[Recipe, dict, object] | BuildError) -> bytes:
         raise BuildError(type(exc).__name__) from exc
 
 
+def _due(now: datetime):
+    return select(OutboxMessage.id).where(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.attempts < MAX_ATTEMPTS,
+    ).order_by(OutboxMessage.id)
+
+
 def deliver(session: Session, ids: list[int] | None = None, now: datetime | None = None, *,
             lead_id: int | None = None, stop_on_failure: bool = False) -> dict:
     """Send what is due (or just ``ids``, or just one lead's mail), a batch at a time.
 
     A batch is claimed in one statement and its outcomes written in one more, so
-    two senders never send the same message, a busy site takes the database's
-    write lock twice per batch, and no lock is held while mail is built or sent.
-    With ``stop_on_failure`` the first failed message ends the run and the rest
-    of its batch waits out the first back-off. Returns counts of sent and failed
-    messages.
+    two senders never send the same message and no lock is held while mail is
+    built or sent. With ``stop_on_failure`` the first failed message ends the run
+    and the rest of its batch waits out the first back-off. Returns counts of
+    sent and failed messages.
     """
     now = now or utcnow()
     result = {"sent": 0, "failed": 0}
     while True:
-        due = select(OutboxMessage.id).where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-            OutboxMessage.attempts < MAX_ATTEMPTS,
-        ).order_by(OutboxMessage.id).limit(BATCH)
+        due = _due(now).limit(BATCH)
         if ids is not None:
             due = due.where(OutboxMessage.id.in_(ids))
         if lead_id is not None:
             due = due.where(OutboxMessage.lead_id == lead_id)
-        claimed = sorted(session.execute(
+        claimed = sorted(Claim(*row) for row in session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=now + CLAIM)
             .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.message,
                        OutboxMessage.recipe, OutboxMessage.attempts)
-        ).all())
+        ))
         session.commit()
         if not claimed:
             break
-        read_only(session)
-        loaded = {row.id: _load(session, row) for row in claimed if row.message is None}
-        session.commit()  # ends the read; unlike a rollback it leaves what was loaded usable
-        outcomes = []
-        for row in claimed:
-            if stop_on_failure and result["failed"]:
-                outcomes.append((row, "skipped", None))  # the server is failing: not tried
-                continue
-            try:
-                raw = row.message if row.message is not None else _build(loaded[row.id])
-                _transport(raw, row.recipient, row.id)
-            except (OSError, smtplib.SMTPException, BuildError) as exc:
-                outcomes.append((row, exc, None))
-                result["failed"] += 1
-                # The error's text can name the recipient: the log gets its type only.
-                current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts + 1,
-                                           exc if isinstance(exc, BuildError) else type(exc).__name__)
-            else:
-                outcomes.append((row, None, raw))
-                result["sent"] += 1
-        _record(session, outcomes, now, result)
-        session.commit()
+        _send(session, claimed, now, result, stop_on_failure)
         if len(claimed) < BATCH or (stop_on_failure and result["failed"]):
             break
+    _finish(session, result)
+    return result
+
+
+def send_claimed(session: Session, claimed: list[Claim], now: datetime | None = None) -> dict:
+    """Send rows this process already holds (queued in its requests), in one batch:
+    one read, then one write for all the outcomes. The first failure stops the
+    batch; the rest waits out the first back-off."""
+    now = now or utcnow()
+    result = {"sent": 0, "failed": 0}
+    _send(session, claimed, now, result, stop_on_failure=True)
+    _finish(session, result)
+    return result
+
+
+def _send(session: Session, claimed: list[Claim], now: datetime, result: dict, stop_on_failure: bool) -> None:
+    read_only(session)
+    loaded = {row.id: _load(session, row) for row in claimed if row.message is None}
+    session.commit()  # ends the read; unlike a rollback it leaves what was loaded usable
+    outcomes = []
+    for row in claimed:
+        if stop_on_failure and result["failed"]:
+            outcomes.append((row, "skipped", None))  # the server is failing: not tried
+            continue
+        try:
+            raw = row.message if row.message is not None else _build(loaded[row.id])
+            _transport(raw, row.recipient, row.id)
+        except (OSError, smtplib.SMTPException, BuildError) as exc:
+            outcomes.append((row, exc, None))
+            result["failed"] += 1
+            # The error's text can name the recipient: the log gets its type only.
+            current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts + 1,
+                                       exc if isinstance(exc, BuildError) else type(exc).__name__)
+        else:
+            outcomes.append((row, None, raw))
+            result["sent"] += 1
+    _record(session, outcomes, now, result)
+    session.commit()
+
+
+def _finish(session: Session, result: dict) -> None:
     if result.get("ephemeral"):
         from .dsr import make_unreadable
 
         make_unreadable(session)
-    return result
 
 
 def _record(session: Session, outcomes: list, now: datetime, result: dict) -> None:
@@ -343,61 +397,83 @@ def deliver_now(session: Session, **options) -> None:
 
 
 class Sender:
-    """This process's mail sender: one thread at a time sends what is due.
+    """This process's mail sender: one background thread that sends the mail its
+    requests commit, so no request's thread (or the connection it serves) waits
+    on building or sending mail, or on the database's write lock to record it.
 
-    The thread that finishes a response sends what is due once, if no other is
-    at it. Mail queued by other requests meanwhile goes to a background thread,
-    started the first time it is needed, so that no request's thread (and the
-    keep-alive connection it serves) is kept sending everybody else's mail.
-    Whoever holds ``busy`` looks at ``wanted`` after letting go, so queued mail
-    is never left waiting for the next request.
+    Rows handed over while it is busy are sent together as the next batch, which
+    a busy site records in one transaction for many submissions. Now and then it
+    also sends whatever is due again (retries), like ``flask outbox send``.
     """
 
     def __init__(self, app: Flask):
         self.app = app
-        self.busy = threading.Lock()
-        self.wanted = threading.Event()
-        self.starting = threading.Lock()
-        self.background: threading.Thread | None = None
+        self.changed = threading.Condition()
+        self.waiting: list[Claim] = []
+        self.sending = False
+        self.thread: threading.Thread | None = None
+        self.swept = time.monotonic()
 
-    def send_pending(self, session: Session) -> None:
-        """Send what is due now, unless another thread is at it (it will see ``wanted``)."""
-        self.wanted.set()
-        if not self.busy.acquire(blocking=False):
-            return
-        try:
-            self._send(session)
-        finally:
-            self.busy.release()
-        if self.wanted.is_set():
-            self._start_background()
+    def hand_over(self, claimed: list[Claim]) -> None:
+        """Send ``claimed`` (rows this process holds) soon, from the sender's thread."""
+        with self.changed:
+            self.waiting.extend(claimed)
+            self.changed.notify_all()
+            # Started on first use, so a server that loads the app before forking
+            # workers (gunicorn's preload) gets one thread in each worker.
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._serve, name="mail-sender", daemon=True)
+                self.thread.start()
 
-    def _send(self, session: Session) -> None:
-        self.wanted.clear()
-        deliver_now(session, stop_on_failure=True)
-
-    def _start_background(self) -> None:
-        with self.starting:
-            if self.background is None or not self.background.is_alive():
-                self.background = threading.Thread(target=self._serve, name="mail-sender", daemon=True)
-                self.background.start()
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Wait until everything handed over has been sent and recorded; False on timeout."""
+        with self.changed:
+            return self.changed.wait_for(lambda: not self.waiting and not self.sending, timeout)
 
     def _serve(self) -> None:
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.waiting)
+                batch, self.waiting = self.waiting[:BATCH], self.waiting[BATCH:]
+                self.sending = True
+            try:
+                with self.app.app_context():
+                    self._send(batch)
+            finally:
+                with self.changed:
+                    self.sending = False
+                    self.changed.notify_all()
+
+    def _send(self, batch: list[Claim]) -> None:
         from .extensions import db
 
-        while True:
-            self.wanted.wait()
-            with self.busy, self.app.app_context():
-                self._send(db.session)
+        session = db.session
+        try:
+            send_claimed(session, batch)
+            if time.monotonic() - self.swept >= SWEEP_SECONDS:
+                self.swept = time.monotonic()
+                read_only(session)  # looking costs no write lock; claiming only when there is mail
+                due = session.scalar(_due(utcnow()).limit(1))
+                session.commit()
+                if due is not None:
+                    deliver(session, stop_on_failure=True)
+        except Exception:  # noqa: BLE001 - what was not recorded is retried once its claim lapses
+            session.rollback()
+            current_app.logger.exception("sending mail failed; the outbox will retry")
 
 
-def send_pending(session: Session) -> None:
-    """Send what is due, from one thread of this process at a time (see ``Sender``).
+def _hand_over_on_commit(sender: Sender, sessions) -> None:
+    @event.listens_for(sessions, "after_commit")
+    def committed(session: Session) -> None:
+        queued = session.info.pop(QUEUED, None)
+        if queued:
+            sender.hand_over([Claim(row.id, row.kind, row.recipient, row.message, row.recipe, row.attempts)
+                              for row in queued])
 
-    Called after each response that queued mail. After a failure the rest waits
-    for ``flask outbox send``, so a dead mail server costs one attempt.
-    """
-    current_app.extensions["mail_sender"].send_pending(session)
+    @event.listens_for(sessions, "after_transaction_end")
+    def ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            session.info.pop(QUEUED, None)  # rolled back: those rows were never written
 
 
 outbox = AppGroup("outbox", help="Send the mail waiting in the outbox.")
@@ -414,6 +490,7 @@ def send_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """The ``flask outbox`` commands, and the one-sender-at-a-time guard of ``send_pending``."""
-    app.extensions["mail_sender"] = Sender(app)
+    """The ``flask outbox`` commands, and this app's sender, fed by each commit that queued mail."""
+    sender = app.extensions["mail_sender"] = Sender(app)
+    _hand_over_on_commit(sender, app.extensions["database"])
     app.cli.add_command(outbox)

@@ -56,7 +56,7 @@ def erase(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
     session.flush()
     msg = person_message(SimpleNamespace(**person), "mail/erasure_certificate.txt", "erasure_certificate",
                          counts=counts, completed=now)
-    row = mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None)
+    row = mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None, hand_over=False)
     session.commit()
     mail.deliver(session, [row.id])
     dsr.make_unreadable(session)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.dates import format_date, format_time, get_timezone_location
 from flask import current_app
 from flask_babel import get_locale
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import DemoBooking
@@ -92,13 +92,6 @@ def is_offered(slot: datetime, at: datetime | None = None) -> bool:
     length = timedelta(minutes=config["DEMO_SLOT_MINUTES"])
     offset = slot - start
     return start <= slot and slot + length <= closing and offset % length == timedelta(0)
-
-
-def has_seat(session: Session, slot: datetime) -> bool:
-    """Whether a seat of ``slot`` is still free (the database has the last word on booking)."""
-    taken = session.scalar(select(func.count()).select_from(DemoBooking).where(
-        DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None)))
-    return taken < current_app.config["DEMO_SEATS"]
 
 
 def offered(at: datetime | None = None) -> list[datetime]:

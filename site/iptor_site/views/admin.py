@@ -192,7 +192,7 @@ def booking_status(booking_id: int):
     _audit("booking-status", f"booking #{row.id}", status)
     db.session.commit()
     flash(f"Booking #{row.id} is now {status}.")
-    return leads.send_after(redirect(url_for(".booking", booking_id=row.id), 303))
+    return redirect(url_for(".booking", booking_id=row.id), 303)
 
 
 @bp.get("/leads.csv")
@@ -263,7 +263,7 @@ def request_action(request_id: int):
     _audit(f"request-{action}", f"request #{row.id}", reason or None)
     db.session.commit()
     flash(f"Request #{row.id}: {action} done; the person has been told.")
-    return leads.send_after(redirect(url_for(".privacy_request", request_id=row.id), 303))
+    return redirect(url_for(".privacy_request", request_id=row.id), 303)
 
 
 @bp.get("/consent-log")

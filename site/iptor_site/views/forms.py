@@ -18,6 +18,7 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
+from ..db import read_only
 from ..extensions import csrf, db, limiter
 from ..models import DemoBooking
 from ..pricing import parse_users
@@ -44,6 +45,7 @@ def _prepare(form: DemoForm, zone: str) -> None:
 
 def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = None) -> Response:
     # The calendar is read when the form is shown, so it is current after losing a race too.
+    read_only(db.session)
     form.slot.choices = [SelectChoice("", gettext("Choose a date and time"))] + [
         SelectChoice(value, label, optgroup=day)
         for day, options in slots.grouped(slots.free(db.session), zone)
@@ -80,8 +82,6 @@ def demo():
         slot = slots.parse_slot(form.slot.data)
         if slot is None or not slots.is_offered(slot, now):
             raise formflow.FormRejected("slot", gettext("Choose one of the times offered."), 422)
-        if not slots.has_seat(db_session, slot):
-            raise formflow.FormRejected("slot", _taken_message())
         try:
             return leads.book_demo(db_session, form, slot=slot,
                                    policy_version=privacy_version(), now=now)
@@ -107,6 +107,7 @@ def _taken_message() -> str:
 def demo_slots():
     """Free slots labelled for a time zone, for the form's script."""
     zone = _time_zone(request.args.get("tz"))
+    read_only(db.session)
     return jsonify(
         zone=zone,
         groups=[{"label": day, "options": options}

@@ -91,7 +91,7 @@ def verify(token: str):
     result = selfservice.verify(db.session, inquiry, now)
     session[RESULT_KEY] = result
     response = redirect(url_for(".request_done"), 303)
-    return response if result["outcome"] == "erased" else leads.send_after(response)
+    return response
 
 
 @bp.post("/privacy/requests/verify/<token>/renew")
@@ -104,7 +104,7 @@ def renew(token: str):
     leads.resend_verification(db.session, row.inquiry, now)
     g.status_page = True
     page = render_template("privacy/link_problem.html", problem="renewed", token=None)
-    return leads.send_after(Response(page))
+    return Response(page)
 
 
 @bp.get("/privacy/requests/done")
