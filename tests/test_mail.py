@@ -122,7 +122,7 @@ def test_failed_sends_back_off_further_each_time(make_app):
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=1, SMTP_TIMEOUT=1)  # nothing listens on port 1
     with app.test_request_context("/en/"):
         msg = mail.build_message(to_name="A", to_address="a@example.com", subject="S", body="B", locale="en")
-        row = mail.enqueue(db.session, msg, kind="test", lead_id=None, hand_over=False)
+        row = db.session.get(OutboxMessage, mail.enqueue(db.session, msg, kind="test", lead_id=None, hand_over=False))
         db.session.commit()
         moment = datetime.now(UTC)
         waits = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -23,7 +24,8 @@ from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from . import cookieconsent
-from .models import ConsentStamp, ConsentStampItem, ConsentText, Lead
+from .db import insert_row, insert_rows
+from .models import ConsentStamp, ConsentStampItem, ConsentText
 
 PRIVACY_NOTICE = "privacy_notice"
 MARKETING = "marketing"
@@ -124,27 +126,40 @@ def _consent_text_id(session: Session, key: str, locale: str, text: str, now: da
     return session.scalar(select(ConsentText.id).where(ConsentText.sha256 == digest))
 
 
-def stamp(session: Session, lead: Lead, form, *, form_name: str, form_version: str,
-          policy_version: str, now: datetime) -> ConsentStamp:
-    """Record, in the caller's transaction, what ``lead``'s person was shown and ticked."""
-    locale = g.lang
+@dataclass(frozen=True)
+class Stamp:
+    """A submission's consent stamp, gathered from its request before the transaction
+    that writes it: the circumstances, and each statement shown with whether it was ticked."""
+
+    values: dict
+    statements: tuple[tuple[str, str, bool], ...]  # (key, wording, ticked), in display order
+
+
+def prepare_stamp(form, *, form_name: str, form_version: str, policy_version: str, now: datetime) -> Stamp:
+    """What ``form``'s person was shown and ticked, and where and when (see ``write_stamp``)."""
     browser_choice = cookieconsent.current_choice()
-    record = ConsentStamp(
-        lead=lead,
-        created_at=now,
-        locale=locale,
-        policy_version=policy_version,
-        form_name=form_name,
-        form_version=form_version,
-        page_url=request.url[:2048],
-        ip_address=client_ip(),
-        user_agent=(request.user_agent.string or "")[:512] or None,
-        cookie_consent_id=browser_choice.consent_id if browser_choice else None,
-    )
-    session.add(record)
-    for position, key in enumerate(statement_keys(form)):
-        text_id = _consent_text_id(session, key, locale, statement_text(key), now)
-        record.items.append(
-            ConsentStampItem(consent_text_id=text_id, position=position, ticked=bool(form[key].data))
-        )
-    return record
+    values = {
+        "created_at": now,
+        "locale": g.lang,
+        "policy_version": policy_version,
+        "form_name": form_name,
+        "form_version": form_version,
+        "page_url": request.url[:2048],
+        "ip_address": client_ip(),
+        "user_agent": (request.user_agent.string or "")[:512] or None,
+        "cookie_consent_id": browser_choice.consent_id if browser_choice else None,
+    }
+    statements = tuple((key, statement_text(key), bool(form[key].data)) for key in statement_keys(form))
+    return Stamp(values, statements)
+
+
+def write_stamp(session: Session, lead_id: int, stamp: Stamp) -> None:
+    """Record ``stamp`` for the lead ``lead_id``, in the caller's transaction."""
+    values = stamp.values
+    items = [
+        {"consent_text_id": _consent_text_id(session, key, values["locale"], text, values["created_at"]),
+         "position": position, "ticked": ticked}
+        for position, (key, text, ticked) in enumerate(stamp.statements)
+    ]
+    stamp_id = insert_row(session, ConsentStamp, {**values, "lead_id": lead_id})
+    insert_rows(session, ConsentStampItem, [{**item, "stamp_id": stamp_id} for item in items])

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -86,6 +86,22 @@ def read_only(session: Session) -> None:
     begun, the reads simply join that one."""
     if not session.in_transaction():
         session.connection(execution_options={READ_ONLY: True})
+
+
+def insert_row(session: Session, model, values: dict) -> int:
+    """Insert one row of ``model`` in the session's transaction and return its id.
+
+    A plain INSERT costs about a third of the ORM's unit of work, and a form's rows
+    are written while other submissions wait for the write lock. The session does
+    not track the row: read it back with ``session.get`` when it is needed.
+    """
+    return session.connection().execute(insert(model).returning(model.id), values).scalar_one()
+
+
+def insert_rows(session: Session, model, rows: list[dict]) -> None:
+    """Insert rows of ``model`` in the session's transaction (see ``insert_row``)."""
+    if rows:
+        session.connection().execute(insert(model), rows)
 
 
 def _tune_sqlite(engine: Engine) -> None:

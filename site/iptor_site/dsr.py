@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from .db import insert_rows
 from .models import (
     ConsentRevocation,
     ConsentStamp,
@@ -164,12 +165,16 @@ def find_duplicate(session: Session, address: str, request_type: str) -> Privacy
 
 # --- single-use links ----------------------------------------------------------------
 
-def issue_token(session: Session, inquiry: PrivacyInquiry, purpose: str, now: datetime) -> str:
-    raw = secrets.token_urlsafe(32)
+def new_token() -> str:
+    """A fresh single-use token; only its digest is stored (``store_token``)."""
+    return secrets.token_urlsafe(32)
+
+
+def store_token(session: Session, inquiry_id: int, purpose: str, raw: str, now: datetime) -> None:
+    """Make ``raw`` a link for ``purpose`` on the inquiry, valid for REQUEST_LINK_HOURS."""
     hours = current_app.config["REQUEST_LINK_HOURS"]
-    session.add(RequestToken(inquiry_id=inquiry.id, purpose=purpose, token_hash=_digest(raw), created_at=now,
-                             expires_at=now + timedelta(hours=hours)))
-    return raw
+    insert_rows(session, RequestToken, [{"inquiry_id": inquiry_id, "purpose": purpose, "token_hash": _digest(raw),
+                                         "created_at": now, "expires_at": now + timedelta(hours=hours)}])
 
 
 def _digest(raw: str) -> str:

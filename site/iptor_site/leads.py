@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, g, render_template
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from . import consent, dsr, ics, mail, slots
-from .db import read_only
+from .db import insert_row, insert_rows, read_only
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import absolute_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
@@ -24,21 +25,24 @@ class SlotTaken(Exception):
     """Every seat of the chosen slot was booked first by someone else."""
 
 
-def _lead(session: Session, form, kind: str, now: datetime) -> Lead:
-    hashed = dsr.email_hash(form.email.data)
-    opted_in = bool(getattr(form, "marketing", None) and form.marketing.data)
-    if opted_in:
+def _lead_values(form, kind: str, now: datetime) -> dict:
+    """The lead's row, from the form, before the transaction that writes it."""
+    return {
+        "kind": kind,
+        "created_at": now,
+        "locale": g.lang,
+        "name": form.name.data,
+        "email": form.email.data,
+        "email_hash": dsr.email_hash(form.email.data),
+        "marketing_opt_in": bool(getattr(form, "marketing", None) and form.marketing.data),
+    }
+
+
+def _insert_lead(session: Session, lead: dict) -> int:
+    if lead["marketing_opt_in"]:
         # Ticking the box again is a new consent: it lifts an earlier opt-out.
-        session.execute(delete(Suppression).where(Suppression.email_hash == hashed))
-    return Lead(
-        kind=kind,
-        created_at=now,
-        locale=g.lang,
-        name=form.name.data,
-        email=form.email.data,
-        email_hash=hashed,
-        marketing_opt_in=opted_in,
-    )
+        session.execute(delete(Suppression).where(Suppression.email_hash == lead["email_hash"]))
+    return insert_row(session, Lead, lead)
 
 
 def person_message(lead: Lead, template: str, subject_key: str, *, reply_to: str | None = None, **context):
@@ -136,50 +140,50 @@ def _demo_team(booking: DemoBooking, params: dict) -> mail.Outgoing:
         )
 
 
-def _demo_mails(session: Session, booking: DemoBooking) -> None:
-    lead = booking.lead
-    mail.enqueue_recipe(session, "demo-confirmation", {"booking_id": booking.id}, to_address=lead.email,
-                        kind="demo-confirmation", lead_id=lead.id)
-    mail.enqueue_recipe(session, "demo-team", {"booking_id": booking.id},
-                        to_address=current_app.config["MAIL_SALES_TEAM"], kind="demo-team", lead_id=lead.id)
+def _demo_mails(session: Session, booking_id: int, lead_id: int, address: str) -> None:
+    mail.enqueue_recipe(session, "demo-confirmation", {"booking_id": booking_id}, to_address=address,
+                        kind="demo-confirmation", lead_id=lead_id)
+    mail.enqueue_recipe(session, "demo-team", {"booking_id": booking_id},
+                        to_address=current_app.config["MAIL_SALES_TEAM"], kind="demo-team", lead_id=lead_id)
 
 
-def book_demo(session: Session, form, *, slot: datetime, policy_version: str,
-              now: datetime) -> DemoBooking:
-    """Store the lead, its consent stamp, the booking and its mail, in one transaction.
+def book_demo(session: Session, form, *, slot: datetime, policy_version: str, now: datetime) -> int:
+    """Store the lead, its consent stamp, the booking and its mail, in one transaction;
+    returns the booking's id.
 
     Each seat of the slot is tried in its own transaction; the database's unique
     (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
+    Everything is gathered before a transaction begins, so that each holds the
+    write lock for its statements only.
     """
+    lead = _lead_values(form, "demo", now)
+    booking = {
+        "slot_start": slot,
+        "duration_minutes": current_app.config["DEMO_SLOT_MINUTES"],
+        "time_zone": form.time_zone.data,
+        "company": form.company.data,
+        "country": form.country.data,
+        "phone": form.phone.data or None,
+        "users": int(form.users.data),
+        "message": form.message.data or None,
+    }
+    stamp = consent.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
+                                  policy_version=policy_version, now=now)
     read_only(session)  # which seats look free is read without waiting for the write lock
     taken = set(session.scalars(select(DemoBooking.seat).where(
         DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
     session.rollback()  # end the read; each attempt below is its own transaction
     for seat in (n for n in range(1, current_app.config["DEMO_SEATS"] + 1) if n not in taken):
-        lead = _lead(session, form, "demo", now)
-        booking = DemoBooking(
-            lead=lead,
-            slot_start=slot,
-            seat=seat,
-            duration_minutes=current_app.config["DEMO_SLOT_MINUTES"],
-            time_zone=form.time_zone.data,
-            company=form.company.data,
-            country=form.country.data,
-            phone=form.phone.data or None,
-            users=int(form.users.data),
-            message=form.message.data or None,
-        )
         try:
-            session.add_all([lead, booking])
-            session.flush()  # claims the seat, or fails here if it is taken
-            consent.stamp(session, lead, form, form_name="demo", form_version=DEMO_FORM_VERSION,
-                          policy_version=policy_version, now=now)
-        except IntegrityError:
+            lead_id = _insert_lead(session, lead)
+            booking_id = insert_row(session, DemoBooking, {**booking, "lead_id": lead_id, "seat": seat})
+        except IntegrityError:  # the seat was taken meanwhile
             session.rollback()
             continue
-        _demo_mails(session, booking)
+        consent.write_stamp(session, lead_id, stamp)
+        _demo_mails(session, booking_id, lead_id, lead["email"])
         session.commit()
-        return booking
+        return booking_id
     raise SlotTaken()
 
 
@@ -206,22 +210,47 @@ def _inquiry_link_mail(inquiry: PrivacyInquiry, params: dict) -> mail.Outgoing:
                           request_label=REQUEST_TYPES[inquiry.request_type])
 
 
+@dataclass(frozen=True)
+class Link:
+    """A single-use link made before the transaction that stores it: the mail carries
+    the token, the database only its digest."""
+
+    purpose: str
+    endpoint: str
+    token: str
+    url: str
+
+
+def new_link(purpose: str, endpoint: str, lang: str) -> Link:
+    """A link to ``endpoint`` in ``lang`` with a fresh token for ``purpose``."""
+    token = dsr.new_token()
+    with force_locale(lang):
+        return Link(purpose, endpoint, token, absolute_url(endpoint, lang=lang, token=token))
+
+
+VERIFY = {"template": "mail/inquiry_confirmation.txt", "subject_key": "inquiry_received",
+          "kind": "inquiry-verification"}
+
+
+def store_link(session: Session, link: Link, *, inquiry_id: int, lead_id: int, address: str, template: str,
+               subject_key: str, kind: str, now: datetime) -> None:
+    """Store ``link`` for the inquiry and queue the mail that carries it, in the person's language."""
+    dsr.store_token(session, inquiry_id, link.purpose, link.token, now)
+    mail.enqueue_recipe(session, "inquiry-link",
+                        {"inquiry_id": inquiry_id, "template": template, "subject_key": subject_key, "link": link.url},
+                        to_address=address, kind=kind, lead_id=lead_id)
+
+
 def mail_link(session: Session, inquiry: PrivacyInquiry, *, purpose: str, endpoint: str, template: str,
               subject_key: str, kind: str, now: datetime) -> None:
     """Issue a single-use link for ``purpose`` and mail it to the person, in their language."""
-    token = dsr.issue_token(session, inquiry, purpose, now)
-    lang = inquiry.lead.locale
-    with force_locale(lang):
-        link = absolute_url(endpoint, lang=lang, token=token)
-    mail.enqueue_recipe(session, "inquiry-link",
-                        {"inquiry_id": inquiry.id, "template": template, "subject_key": subject_key, "link": link},
-                        to_address=inquiry.lead.email, kind=kind, lead_id=inquiry.lead_id)
+    store_link(session, new_link(purpose, endpoint, inquiry.lead.locale), inquiry_id=inquiry.id,
+               lead_id=inquiry.lead_id, address=inquiry.lead.email, template=template, subject_key=subject_key,
+               kind=kind, now=now)
 
 
 def _verification_mail(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
-    mail_link(session, inquiry, purpose="verify", endpoint="privacy_requests.verify",
-              template="mail/inquiry_confirmation.txt", subject_key="inquiry_received",
-              kind="inquiry-verification", now=now)
+    mail_link(session, inquiry, purpose="verify", endpoint="privacy_requests.verify", now=now, **VERIFY)
 
 
 def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
@@ -229,39 +258,46 @@ def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime
     session.commit()
 
 
-def file_inquiry(session: Session, form, *, policy_version: str,
-                 now: datetime) -> PrivacyInquiry:
+def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) -> int:
     """Store the lead, its consent stamp and the request with its due date, and send the
-    verification link; a second open request of the same type joins the first."""
-    duplicate = dsr.find_duplicate(session, form.email.data, form.request_type.data)
+    verification link; a second open request of the same type joins the first.
+    Returns the request's id.
+
+    Everything is gathered before the transaction begins with the look for an open
+    request, so the write lock is held for the statements only.
+    """
+    request_type = form.request_type.data
+    lead = _lead_values(form, "inquiry", now)
+    community = request_type == "erasure" and bool(form.community.data)
+    inquiry = {
+        "request_type": request_type,
+        "details": form.details.data or None,
+        "california_resident": bool(form.california_resident.data),
+        "community": community,
+        "received_at": now,
+        "due_on": dsr.due_date(now, request_type, community),
+        "status": "awaiting_verification",
+    }
+    stamp = consent.prepare_stamp(form, form_name="privacy-inquiry", form_version=INQUIRY_FORM_VERSION,
+                                  policy_version=policy_version, now=now)
+    link = new_link("verify", "privacy_requests.verify", lead["locale"])
+    duplicate = dsr.find_duplicate(session, lead["email"], request_type)
     if duplicate is not None:
         dsr.change_status(session, duplicate, duplicate.status, actor=dsr.SUBJECT, now=now,
                           reason="the same request was submitted again and joined to this one")
         if duplicate.status == "awaiting_verification":
             _verification_mail(session, duplicate, now)
         session.commit()
-        return duplicate
-    lead = _lead(session, form, "inquiry", now)
-    community = form.request_type.data == "erasure" and bool(form.community.data)
-    inquiry = PrivacyInquiry(
-        lead=lead,
-        request_type=form.request_type.data,
-        details=form.details.data or None,
-        california_resident=bool(form.california_resident.data),
-        community=community,
-        received_at=now,
-        due_on=dsr.due_date(now, form.request_type.data, community),
-        status="awaiting_verification",
-    )
-    session.add_all([lead, inquiry])
-    consent.stamp(session, lead, form, form_name="privacy-inquiry",
-                  form_version=INQUIRY_FORM_VERSION, policy_version=policy_version, now=now)
-    session.flush()
-    session.add(RequestStatusChange(inquiry_id=inquiry.id, at=now, from_status=None,
-                                    to_status="awaiting_verification", actor=dsr.SUBJECT, reason="received"))
-    _verification_mail(session, inquiry, now)
+        return duplicate.id
+    lead_id = _insert_lead(session, lead)
+    inquiry_id = insert_row(session, PrivacyInquiry, {**inquiry, "lead_id": lead_id})
+    consent.write_stamp(session, lead_id, stamp)
+    insert_rows(session, RequestStatusChange, [{
+        "inquiry_id": inquiry_id, "at": now, "from_status": None, "to_status": "awaiting_verification",
+        "actor": dsr.SUBJECT, "reason": "received"}])
+    store_link(session, link, inquiry_id=inquiry_id, lead_id=lead_id, address=lead["email"], now=now, **VERIFY)
     session.commit()
-    return inquiry
+    return inquiry_id
 
 
 def send_now(session: Session, lead_id: int) -> None:

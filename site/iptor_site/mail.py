@@ -36,7 +36,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from .db import read_only
+from .db import insert_row, read_only
 from .models import OutboxMessage
 from .models.base import utcnow
 
@@ -169,8 +169,8 @@ def build_message(
 
 
 def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None,
-            hand_over: bool = True) -> OutboxMessage:
-    """Add a message to the outbox in the caller's transaction.
+            hand_over: bool = True) -> int:
+    """Add a message to the outbox in the caller's transaction; returns its row's id.
 
     In a request it goes to this process's sender when the transaction commits;
     ``hand_over=False`` leaves it due at once, for a caller that sends it itself
@@ -181,26 +181,25 @@ def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None,
 
 
 def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, message: bytes | None = None,
-           recipe: str | None = None, hand_over: bool = True) -> OutboxMessage:
+           recipe: str | None = None, hand_over: bool = True) -> int:
     now = utcnow()
     # Written already claimed, the row needs no claim of its own: a busy site would
     # otherwise take the database's write lock once more per submission. Should this
     # process stop before sending it, the claim lapses and ``flask outbox send`` does.
     handed = hand_over and has_request_context()
-    row = OutboxMessage(
-        created_at=now,
-        lead_id=lead_id,
-        kind=kind,
-        recipient=recipient,
-        message=message,
-        recipe=recipe,
-        attempts=0,
-        next_attempt_at=now + CLAIM if handed else now,
-    )
-    session.add(row)
+    row_id = insert_row(session, OutboxMessage, {
+        "created_at": now,
+        "lead_id": lead_id,
+        "kind": kind,
+        "recipient": recipient,
+        "message": message,
+        "recipe": recipe,
+        "attempts": 0,
+        "next_attempt_at": now + CLAIM if handed else now,
+    })
     if handed:
-        session.info.setdefault(QUEUED, []).append(row)
-    return row
+        session.info.setdefault(QUEUED, []).append(Claim(row_id, kind, recipient, message, recipe, 0))
+    return row_id
 
 
 def _transport(raw: bytes, recipient: str, row_id: int) -> None:
@@ -248,7 +247,7 @@ def recipe(name: str, load: Callable[[Session, dict], object]):
 
 
 def enqueue_recipe(session: Session, name: str, params: dict, *, to_address: str, kind: str,
-                   lead_id: int | None) -> OutboxMessage:
+                   lead_id: int | None) -> int:
     """Queue a message that the sender builds from ``params`` with the recipe ``name``.
 
     What a submission writes under the database's write lock stays small: the
@@ -467,8 +466,7 @@ def _hand_over_on_commit(sender: Sender, sessions) -> None:
     def committed(session: Session) -> None:
         queued = session.info.pop(QUEUED, None)
         if queued:
-            sender.hand_over([Claim(row.id, row.kind, row.recipient, row.message, row.recipe, row.attempts)
-                              for row in queued])
+            sender.hand_over(queued)
 
     @event.listens_for(sessions, "after_transaction_end")
     def ended(session: Session, transaction: SessionTransaction) -> None:

@@ -56,8 +56,8 @@ def erase(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
     session.flush()
     msg = person_message(SimpleNamespace(**person), "mail/erasure_certificate.txt", "erasure_certificate",
                          counts=counts, completed=now)
-    row = mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None, hand_over=False)
+    certificate = mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None, hand_over=False)
     session.commit()
-    mail.deliver(session, [row.id])
+    mail.deliver(session, [certificate])
     dsr.make_unreadable(session)
     return {"type": request_type, "outcome": "erased", "counts": counts}

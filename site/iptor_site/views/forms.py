@@ -91,8 +91,8 @@ def demo():
     def render(status, notice=None):
         return _render(form, zone, status, notice)
 
-    def done(booking):
-        session[SESSION_KEY] = booking.id
+    def done(booking_id):
+        session[SESSION_KEY] = booking_id
         return redirect(url_for(".demo_booked"), 303)
 
     return formflow.submit(form, FORM_NAME, save, render, done)

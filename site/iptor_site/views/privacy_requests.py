@@ -39,8 +39,8 @@ def inquiry():
     def save(db_session, now):
         return leads.file_inquiry(db_session, form, policy_version=privacy_version(), now=now)
 
-    def done(inquiry):
-        session[SESSION_KEY] = inquiry.id
+    def done(inquiry_id):
+        session[SESSION_KEY] = inquiry_id
         return redirect(url_for(".inquiry_received"), 303)
 
     return formflow.submit(form, FORM_NAME, save, lambda status, notice=None: _render(form, status, notice), done)
