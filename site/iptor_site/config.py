@@ -139,7 +139,8 @@ def load_settings(instance_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "WTF_CSRF_TIME_LIMIT": _int("CSRF_TIME_LIMIT", 4 * 3600),
         # Rate limits (Flask-Limiter syntax); RATELIMIT_STORAGE_URI=redis://… shares them.
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # The default keeps them in each process (ratelimits.ProcessMemoryStorage).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "process-memory://"),
         "RATELIMIT_FORM_PER_IP": os.environ.get("RATELIMIT_FORM_PER_IP", "20 per hour"),
         "RATELIMIT_FORM_PER_EMAIL": os.environ.get("RATELIMIT_FORM_PER_EMAIL", "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": True,
