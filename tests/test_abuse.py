@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from formhelpers import demo_data, inquiry_data
-from iptor_site import leads
+from iptor_site import leads, ratelimits
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage, SpamSubmission
 
@@ -114,6 +114,55 @@ def test_rate_limit_per_email_across_addresses(make_app):
     assert statuses == [303, 303, 429]
 
 
+class TestProcessMemoryStorage:
+    """The default rate-limit storage: fixed windows that close on time and are then dropped."""
+
+    @pytest.fixture
+    def clock(self, monkeypatch):
+        now = [1_000_000.0]
+        monkeypatch.setattr(ratelimits.time, "time", lambda: now[0])
+        return now
+
+    def test_counts_within_a_window_and_starts_again_after_it(self, clock):
+        storage = ratelimits.ProcessMemoryStorage()
+        assert [storage.incr("a", 60) for _ in range(3)] == [1, 2, 3]
+        assert storage.get("a") == 3 and storage.get_expiry("a") == clock[0] + 60
+        clock[0] += 59.9
+        assert storage.incr("a", 60) == 4
+        clock[0] += 0.1
+        assert storage.get("a") == 0
+        assert storage.incr("a", 60) == 1
+        assert storage.get_expiry("a") == clock[0] + 60
+
+    def test_closed_windows_are_dropped_not_kept(self, clock):
+        storage = ratelimits.ProcessMemoryStorage()
+        for n in range(1000):
+            storage.incr(f"email:{n}", 3600)
+        clock[0] += 3600
+        storage.incr("email:new", 3600)
+        assert list(storage.counters) == ["email:new"] and len(storage.closing) == 1
+
+    def test_clear_and_reset(self, clock):
+        storage = ratelimits.ProcessMemoryStorage()
+        storage.incr("a", 60)
+        storage.incr("b", 60)
+        storage.clear("a")
+        assert storage.get("a") == 0 and storage.incr("a", 60) == 1
+        clock[0] += 30
+        storage.clear("a")
+        storage.incr("a", 60)  # a newer window: the first one's expiry must not drop it
+        clock[0] += 30
+        assert storage.incr("a", 60) == 2
+        assert list(storage.counters) == ["a"]  # b's window has closed
+        assert storage.reset() == 1 and storage.get("a") == 0
+
+    def test_is_what_the_site_uses_by_default(self, app):
+        from iptor_site.extensions import limiter
+
+        with app.app_context():
+            assert isinstance(limiter.storage, ratelimits.ProcessMemoryStorage)
+
+
 def test_request_body_over_the_limit_is_413_localized(client):
     response = client.post("/fr/demo", data={"message": "x" * 70_000})
     assert response.status_code == 413
@@ -156,6 +205,16 @@ def test_bad_input_gets_a_clear_error_next_to_the_field_and_keeps_everything(app
     if field != "message":
         assert escape(data["message"]) in html
     assert count(app, Lead) == 0
+
+
+@pytest.mark.parametrize(("lang", "message"), [("de", "Keine gültige Auswahl."), ("fr", "N'est pas un choix valide."),
+                                             ("nl", "Ongeldige keuze."), ("en", "Not a valid choice.")])
+def test_wtforms_own_messages_follow_the_page_language(client, lang, message):
+    for _ in range(2):  # the catalogue is read once per language, then reused
+        data = demo_data(demo_page(client, lang), country="XX")
+        response = client.post(f"/{lang}/demo", data=data)
+        assert response.status_code == 422
+        assert str(escape(message)) in response.text.split('id="country-error">', 1)[1].split("</p>", 1)[0]
 
 
 def test_invalid_utf8_is_an_error_not_a_crash(app, client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
+from functools import cache
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, insert
@@ -95,13 +96,20 @@ def insert_row(session: Session, model, values: dict) -> int:
     are written while other submissions wait for the write lock. The session does
     not track the row: read it back with ``session.get`` when it is needed.
     """
-    return session.connection().execute(insert(model).returning(model.id), values).scalar_one()
+    return session.connection().execute(_inserts(model)[1], values).scalar_one()
 
 
 def insert_rows(session: Session, model, rows: list[dict]) -> None:
     """Insert rows of ``model`` in the session's transaction (see ``insert_row``)."""
     if rows:
-        session.connection().execute(insert(model), rows)
+        session.connection().execute(_inserts(model)[0], rows)
+
+
+@cache
+def _inserts(model) -> tuple:
+    # Built once: a statement object remembers its compiled form's cache key.
+    statement = insert(model)
+    return statement, statement.returning(model.id)
 
 
 def _tune_sqlite(engine: Engine) -> None:

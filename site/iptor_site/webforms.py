@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from babel import Locale
-from flask_babel import format_number, gettext
+from babel import Locale, support
+from flask_babel import format_number, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .antispam import AntiSpamMixin
@@ -26,6 +27,21 @@ from .validation import CleanText, email_address, phone_number, strip
 DEMO_FORM_VERSION = "1"
 INQUIRY_FORM_VERSION = "1"
 MAX_USERS = 10_000
+
+
+@cache
+def _wtforms_messages(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class SiteForm(FlaskForm):
+    """A public form: WTForms' own messages (a choice not offered, say) in the page's
+    language. Flask-WTF reads that catalogue from disk for every request; here it is
+    read once per locale."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return _wtforms_messages(str(get_locale()))
 
 
 def _length(maximum: int) -> Length:
@@ -60,7 +76,7 @@ def users_count(form, field):
         )
 
 
-class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, FlaskForm):
+class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
     name = _name_field()
     email = _email_field(_l("Work e-mail"))
     company = StringField(
@@ -115,7 +131,7 @@ REQUEST_TYPES = {
 DETAILS_REQUIRED = {"rectification", "objection", "complaint"}
 
 
-class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, FlaskForm):
+class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, SiteForm):
     name = _name_field()
     email = _email_field(_l("E-mail address"))
     request_type = SelectField(
