@@ -18,7 +18,7 @@ from email import message_from_bytes, policy
 from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from .db import insert_rows
@@ -151,15 +151,20 @@ def overdue(session: Session, today: date, within_days: int = 7) -> list[Privacy
     ))
 
 
+_OPEN_REQUEST = (
+    select(PrivacyInquiry.id).join(Lead)
+    .where(Lead.email_hash == bindparam("email_hash"), PrivacyInquiry.request_type == bindparam("request_type"),
+           PrivacyInquiry.status.in_(OPEN))
+    .order_by(PrivacyInquiry.id).limit(1)
+)
+
+
 def find_duplicate(session: Session, address: str, request_type: str) -> PrivacyInquiry | None:
     """An open request of the same type for the same address."""
-    found = session.scalar(
-        select(PrivacyInquiry.id).join(Lead)
-        .where(Lead.email_hash == email_hash(address), PrivacyInquiry.request_type == request_type,
-               PrivacyInquiry.status.in_(OPEN))
-        .order_by(PrivacyInquiry.id).limit(1)
-    )
-    # Most submissions are not duplicates: ask for the id only, load the row when there is one.
+    # Asked on every inquiry, under the write lock: one statement built once, run
+    # without the ORM; the row is loaded only for the rare duplicate.
+    found = session.connection().scalar(_OPEN_REQUEST, {"email_hash": email_hash(address),
+                                                        "request_type": request_type})
     return session.get(PrivacyInquiry, found) if found is not None else None
 
 

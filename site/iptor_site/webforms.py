@@ -76,6 +76,19 @@ def users_count(form, field):
         )
 
 
+#: WTForms' own message for a choice not offered, translated by WTForms' catalogue.
+NOT_OFFERED = "Not a valid choice."
+
+
+class CountryField(SelectField):
+    """The country select. A code is checked against the set of codes: WTForms would
+    build and compare all 250 choices on every submission."""
+
+    def pre_validate(self, form):
+        if self.data and self.data not in country_codes(str(get_locale())):
+            raise ValidationError(self.gettext(NOT_OFFERED))
+
+
 class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
     name = _name_field()
     email = _email_field(_l("Work e-mail"))
@@ -84,10 +97,9 @@ class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
         filters=[strip],
         validators=[_required(_l("Enter your company's name.")), _length(160), CleanText()],
     )
-    country = SelectField(
+    country = CountryField(
         _l("Country"),
         validators=[_required(_l("Choose your country."))],
-        validate_choice=True,
     )
     phone = StringField(
         _l("Phone (optional)"),
@@ -184,3 +196,9 @@ def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
         if len(code) == 2 and code.isalpha() and code not in EXCLUDED_TERRITORIES
     ]
     return tuple(sorted(countries, key=lambda pair: _sort_key(pair[1])))
+
+
+@lru_cache(maxsize=8)
+def country_codes(locale: str) -> frozenset[str]:
+    """The codes ``country_choices`` offers in ``locale``."""
+    return frozenset(code for code, _ in country_choices(locale))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import (
     Blueprint,
     Response,
@@ -36,10 +38,13 @@ def _time_zone(requested: str | None) -> str:
     return slots.valid_time_zone(requested) or slots.DEFAULT_TIME_ZONE[g.lang]
 
 
+@lru_cache(maxsize=8)
+def _country_options(lang: str) -> tuple[SelectChoice, ...]:
+    return tuple(SelectChoice(code, name) for code, name in country_choices(lang))
+
+
 def _prepare(form: DemoForm, zone: str) -> None:
-    form.country.choices = [SelectChoice("", gettext("Choose a country"))] + [
-        SelectChoice(code, name) for code, name in country_choices(g.lang)
-    ]
+    form.country.choices = [SelectChoice("", gettext("Choose a country")), *_country_options(g.lang)]
     form.time_zone.data = zone
 
 
