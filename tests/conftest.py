@@ -193,8 +193,10 @@ class _Inbox:
 
     def __init__(self):
         self.messages = []
+        self.peers = []  # the client's address and port for each message: one per connection
 
     async def handle_DATA(self, server, session, envelope):
+        self.peers.append(session.peer)
         from email import message_from_bytes, policy
 
         self.messages.append(

@@ -5,8 +5,11 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from formhelpers import demo_data, inquiry_data
@@ -88,6 +91,12 @@ def test_inquiry_mail_asks_for_confirmation_in_the_persons_language(smtp_app, sm
                      person.get_body(("plain",)).get_content())
 
 
+def test_a_batch_of_mail_goes_over_one_smtp_connection(smtp_app, smtp_server):
+    assert book(smtp_app.test_client(), "de").status_code == 303
+    assert len(smtp_server.inbox.messages) == 2
+    assert len(set(smtp_server.inbox.peers)) == 1
+
+
 def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, restart_smtp):
     port = smtp_server.port
     smtp_server.stop()
@@ -164,19 +173,19 @@ def test_the_sender_thread_sends_what_requests_commit_in_batches(make_app, monke
     is sent a message is claimed, so `flask outbox send` cannot send it a second time."""
     app = make_app()
     sent, batches, started, release = [], [], threading.Event(), threading.Event()
-    real_transport, real_send_claimed = mail._transport, mail.send_claimed
+    real_send, real_send_claimed = mail.Transport.send, mail.send_claimed
 
-    def slow_transport(raw, recipient, row_id):
+    def slow_send(transport, raw, recipient, row_id):
         started.set()
         release.wait(10)
         sent.append((recipient, threading.current_thread().name))
-        real_transport(raw, recipient, row_id)
+        real_send(transport, raw, recipient, row_id)
 
     def counting_send_claimed(session, claimed, now=None):
         batches.append([row.recipient for row in claimed])
         return real_send_claimed(session, claimed, now)
 
-    monkeypatch.setattr(mail, "_transport", slow_transport)
+    monkeypatch.setattr(mail.Transport, "send", slow_send)
     monkeypatch.setattr(mail, "send_claimed", counting_send_claimed)
 
     def commit_mail(address):
@@ -273,13 +282,13 @@ def test_the_sender_holds_no_transaction_while_sending_and_writes_once_per_batch
         assert client.post("/en/privacy/inquiry", data=inquiry_data(page, email=email)).status_code == 303
     assert len(handed) == 6
     writes, open_while_sending = [], []
-    real_transport = mail._transport
+    real_send = mail.Transport.send
 
-    def transport(raw, recipient, row_id):
+    def send(transport, raw, recipient, row_id):
         open_while_sending.append(db.session.in_transaction())
-        real_transport(raw, recipient, row_id)
+        real_send(transport, raw, recipient, row_id)
 
-    monkeypatch.setattr(mail, "_transport", transport)
+    monkeypatch.setattr(mail.Transport, "send", send)
     with app.app_context():
         @event.listens_for(db.engine, "begin")
         def count(connection):
@@ -291,3 +300,21 @@ def test_the_sender_holds_no_transaction_while_sending_and_writes_once_per_batch
         assert open_while_sending == [False] * 6
         assert len(writes) == 1
         assert all(row.sent_at for row in db.session.scalars(select(OutboxMessage)))
+
+
+@given(name=st.sampled_from(["From", "To", "Subject", "Reply-To", "Content-Language", "Message-ID"]),
+       value=st.text(st.characters(min_codepoint=1, max_codepoint=127, blacklist_characters="\r\n"),
+                     max_size=120))
+@settings(max_examples=2000, deadline=None)
+def test_header_values_are_written_as_compat32_folds_them(name, value):
+    """The shortcut for short ASCII header values writes exactly what compat32 would.
+    (Line breaks never get this far: ``build_message`` refuses them.)"""
+    plain = policy.compat32.clone(linesep="\r\n")
+
+    def fold(folding_policy):
+        try:
+            return folding_policy.fold_binary(name, value)
+        except HeaderParseError as error:  # a value compat32 refuses is refused alike
+            return type(error)
+
+    assert fold(mail.SMTP_COMPAT) == fold(plain)
