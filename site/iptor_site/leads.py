@@ -216,7 +216,6 @@ class Link:
     the token, the database only its digest."""
 
     purpose: str
-    endpoint: str
     token: str
     url: str
 
@@ -225,7 +224,7 @@ def new_link(purpose: str, endpoint: str, lang: str) -> Link:
     """A link to ``endpoint`` in ``lang`` with a fresh token for ``purpose``."""
     token = dsr.new_token()
     with force_locale(lang):
-        return Link(purpose, endpoint, token, absolute_url(endpoint, lang=lang, token=token))
+        return Link(purpose, token, absolute_url(endpoint, lang=lang, token=token))
 
 
 VERIFY = {"template": "mail/inquiry_confirmation.txt", "subject_key": "inquiry_received",
