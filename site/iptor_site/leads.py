@@ -77,9 +77,9 @@ def booking_time(booking: DemoBooking) -> dict[str, str]:
         return slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
 
 
-def demo_calendar_file(booking: DemoBooking) -> bytes:
-    """The booking as an .ics file, in the current locale."""
-    details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+def demo_calendar_file(booking: DemoBooking, details: dict[str, str] | None = None) -> bytes:
+    """The booking as an .ics file, in the current locale (``details`` from ``slots.describe``)."""
+    details = details or slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
     return ics.event(
         uid=f"demo-{booking.id}@iptor.com",
         start=booking.slot_start,
@@ -121,7 +121,7 @@ def _demo_confirmation(booking: DemoBooking, params: dict) -> mail.Outgoing:
             body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
             locale=lead.locale,
             reply_to=current_app.config["MAIL_SALES_TEAM"],
-            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking)),),
+            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking, details)),),
         )
 
 

@@ -13,6 +13,7 @@ fails, or what a process that stopped never sent, is retried with back-off by
 from __future__ import annotations
 
 import json
+import secrets
 import smtplib
 import threading
 import time
@@ -153,7 +154,9 @@ def build_message(
     """
     text = MIMEText(body, "plain", UTF8)
     if attachments:
-        msg = MIMEMultipart()
+        # "=_" never occurs in quoted-printable or base64 parts, so the generator need
+        # not search the parts for a boundary of its own (a regex compiled per message).
+        msg = MIMEMultipart(boundary="=_" + secrets.token_hex(16))
         msg.attach(text)
         for filename, mimetype, data in attachments:
             maintype, _, subtype = mimetype.partition("/")
