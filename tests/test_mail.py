@@ -318,3 +318,22 @@ def test_header_values_are_written_as_compat32_folds_them(name, value):
             return type(error)
 
     assert fold(mail.SMTP_COMPAT) == fold(plain)
+
+
+def test_the_sender_also_sends_mail_that_is_due_again(make_app, monkeypatch):
+    """Besides what requests hand it, a process's sender now and then sends what is due
+    (a retry whose back-off has passed), so mail gets out even before cron runs."""
+    app = make_app()
+    monkeypatch.setattr(mail, "SWEEP_SECONDS", 0)
+    with app.app_context():
+        msg = mail.build_message(to_name=None, to_address="retry@example.com", subject="S", body="B", locale="en")
+        mail.enqueue(db.session, msg, kind="test", lead_id=None)  # outside a request: due now, not handed over
+        db.session.commit()
+    with app.test_request_context("/en/"):
+        msg = mail.build_message(to_name=None, to_address="new@example.com", subject="S", body="B", locale="en")
+        mail.enqueue(db.session, msg, kind="test", lead_id=None)
+        db.session.commit()
+    assert app.extensions["mail_sender"].wait_idle()
+    with app.app_context():
+        assert {row.recipient: row.sent_at is not None for row in db.session.scalars(select(OutboxMessage))} == {
+            "retry@example.com": True, "new@example.com": True}
