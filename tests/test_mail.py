@@ -2,6 +2,8 @@
 
 import gc
 import re
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,6 +16,7 @@ from sqlalchemy import event, func, select
 
 from formhelpers import demo_data, inquiry_data
 from iptor_site import mail
+from iptor_site.config import PROJECT_ROOT
 from iptor_site.db import READ_ONLY
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage
@@ -337,3 +340,25 @@ def test_the_sender_also_sends_mail_that_is_due_again(make_app, monkeypatch):
     with app.app_context():
         assert {row.recipient: row.sent_at is not None for row in db.session.scalars(select(OutboxMessage))} == {
             "retry@example.com": True, "new@example.com": True}
+
+
+def test_a_stopping_process_first_sends_what_it_was_handed(database_url, tmp_path):
+    """The sender is a daemon thread; the process waits for it before it exits."""
+    script = f"""
+import time
+from iptor_site import create_app, mail
+from iptor_site.extensions import db
+app = create_app({{"TESTING": True, "SECRET_KEY": "{"s" * 48}", "DATABASE_URL": "{database_url}",
+                  "MAIL_DIR": r"{tmp_path / 'mail'}"}})
+real_send = mail.Transport.send
+def slow_send(self, *args):
+    time.sleep(0.5)  # the process reaches its exit while this message is on its way
+    real_send(self, *args)
+mail.Transport.send = slow_send
+with app.test_request_context("/en/"):
+    msg = mail.build_message(to_name=None, to_address="last@example.com", subject="S", body="B", locale="en")
+    mail.enqueue(db.session, msg, kind="test", lead_id=None)
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=PROJECT_ROOT)
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1

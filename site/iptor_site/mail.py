@@ -12,6 +12,7 @@ fails, or what a process that stopped never sent, is retried with back-off by
 
 from __future__ import annotations
 
+import atexit
 import json
 import secrets
 import smtplib
@@ -72,6 +73,8 @@ SMTP_COMPAT = _SMTPPolicy(linesep="\r\n")
 BATCH = 20
 #: How often a process's sender also looks for mail that is due again (retries).
 SWEEP_SECONDS = 60
+#: How long a stopping process waits for its sender to finish what it was handed.
+DRAIN_SECONDS = 10
 #: ``session.info`` key: rows queued in the current transaction for this process's sender.
 QUEUED = "iptor_mail_queued"
 
@@ -474,6 +477,10 @@ class Sender:
             # Started on first use, so a server that loads the app before forking
             # workers (gunicorn's preload) gets one thread in each worker.
             if self.thread is None or not self.thread.is_alive():
+                if self.thread is None:
+                    # A worker that stops (a deploy, a recycled worker) first sends what
+                    # it was handed; what is still unsent then goes by its lapsed claim.
+                    atexit.register(self.wait_idle, DRAIN_SECONDS)
                 self.thread = threading.Thread(target=self._serve, name="mail-sender", daemon=True)
                 self.thread.start()
 
