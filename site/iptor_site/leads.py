@@ -169,11 +169,14 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     }
     stamp = consent.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
                                   policy_version=policy_version, now=now)
-    read_only(session)  # which seats look free is read without waiting for the write lock
-    taken = set(session.scalars(select(DemoBooking.seat).where(
-        DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
-    session.rollback()  # end the read; each attempt below is its own transaction
-    for seat in (n for n in range(1, current_app.config["DEMO_SEATS"] + 1) if n not in taken):
+    seats = current_app.config["DEMO_SEATS"]
+    taken = set()
+    if seats > 1:  # with one seat, trying it is the check
+        read_only(session)  # which seats look free is read without waiting for the write lock
+        taken = set(session.scalars(select(DemoBooking.seat).where(
+            DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
+        session.rollback()  # end the read; each attempt below is its own transaction
+    for seat in (n for n in range(1, seats + 1) if n not in taken):
         try:
             lead_id = _insert_lead(session, lead)
             booking_id = insert_row(session, DemoBooking, {**booking, "lead_id": lead_id, "seat": seat})

@@ -230,12 +230,15 @@ class Transport:
     def __init__(self):
         self.config = current_app.config
         self.smtp: smtplib.SMTP | None = None
+        self.folder: Path | None = None
 
     def send(self, raw: bytes, recipient: str, row_id: int) -> None:
         config = self.config
         if not config["SMTP_HOST"]:
-            folder = Path(config["MAIL_DIR"])
-            folder.mkdir(parents=True, exist_ok=True)
+            if self.folder is None:
+                self.folder = Path(config["MAIL_DIR"])
+                self.folder.mkdir(parents=True, exist_ok=True)
+            folder = self.folder
             stamp = utcnow().strftime("%Y%m%dT%H%M%S")
             (folder / f"{stamp}-{row_id:08d}.eml").write_bytes(raw)
             return
