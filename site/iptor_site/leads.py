@@ -230,8 +230,10 @@ def new_link(purpose: str, endpoint: str, lang: str) -> Link:
         return Link(purpose, token, absolute_url(endpoint, lang=lang, token=token))
 
 
-VERIFY = {"template": "mail/inquiry_confirmation.txt", "subject_key": "inquiry_received",
-          "kind": "inquiry-verification"}
+#: The verification link (see ``new_link``) and the mail that carries it (see ``store_link``).
+VERIFY_LINK = {"purpose": "verify", "endpoint": "privacy_requests.verify"}
+VERIFY_MAIL = {"template": "mail/inquiry_confirmation.txt", "subject_key": "inquiry_received",
+               "kind": "inquiry-verification"}
 
 
 def store_link(session: Session, link: Link, *, inquiry_id: int, lead_id: int, address: str, template: str,
@@ -252,7 +254,7 @@ def mail_link(session: Session, inquiry: PrivacyInquiry, *, purpose: str, endpoi
 
 
 def _verification_mail(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
-    mail_link(session, inquiry, purpose="verify", endpoint="privacy_requests.verify", now=now, **VERIFY)
+    mail_link(session, inquiry, now=now, **VERIFY_LINK, **VERIFY_MAIL)
 
 
 def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> None:
@@ -282,7 +284,7 @@ def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) 
     }
     stamp = consent.prepare_stamp(form, form_name="privacy-inquiry", form_version=INQUIRY_FORM_VERSION,
                                   policy_version=policy_version, now=now)
-    link = new_link("verify", "privacy_requests.verify", lead["locale"])
+    link = new_link(lang=lead["locale"], **VERIFY_LINK)
     duplicate = dsr.find_duplicate(session, lead["email"], request_type)
     if duplicate is not None:
         dsr.change_status(session, duplicate, duplicate.status, actor=dsr.SUBJECT, now=now,
@@ -297,11 +299,7 @@ def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) 
     insert_rows(session, RequestStatusChange, [{
         "inquiry_id": inquiry_id, "at": now, "from_status": None, "to_status": "awaiting_verification",
         "actor": dsr.SUBJECT, "reason": "received"}])
-    store_link(session, link, inquiry_id=inquiry_id, lead_id=lead_id, address=lead["email"], now=now, **VERIFY)
+    store_link(session, link, inquiry_id=inquiry_id, lead_id=lead_id, address=lead["email"], now=now, **VERIFY_MAIL)
     session.commit()
     return inquiry_id
 
-
-def send_now(session: Session, lead_id: int) -> None:
-    """Try to send a lead's mail right away; the outbox keeps whatever fails for later."""
-    mail.deliver_now(session, lead_id=lead_id)

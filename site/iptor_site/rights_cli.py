@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import text
 
-from . import dsr, retention, slots
+from . import dsr, mail, retention, slots
 from .extensions import db
 from .models import PrivacyInquiry
 
@@ -45,9 +45,7 @@ def extend_command(number: int, months: int, reason: str, actor: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    from .leads import send_now
-
-    send_now(db.session, inquiry.lead_id)
+    mail.deliver_now(db.session, lead_id=inquiry.lead_id)
     click.echo(f"#{number} now due {inquiry.due_on}")
 
 
