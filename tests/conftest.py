@@ -50,7 +50,8 @@ def database_template(tmp_path_factory):
     server_url = os.environ.get("TEST_DATABASE_URL")
     if server_url:
         admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
-        template = "iptor_test_template"
+        # Unique per run, so two test runs against one server do not drop each other's template.
+        template = f"iptor_test_template_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
             conn.exec_driver_sql(f"CREATE DATABASE {template}")
