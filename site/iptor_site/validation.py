@@ -14,6 +14,22 @@ from wtforms.validators import ValidationError
 # A tag or comment opener: "<b", "</", "<!", "<?". A lone "<" (as in "a < b") is fine.
 MARKUP = re.compile(r"<\s*[A-Za-z/!?]")
 REPLACEMENT_CHARACTER = "\ufffd"  # what undecodable bytes (invalid UTF-8) become
+INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
+# The zero-width non-joiner and joiner are format characters that writing needs: Persian,
+# Urdu and Indic names use them between letters, emoji sequences between emoji. Every other
+# format character (bidirectional overrides, marks and isolates, zero-width spaces, BOM)
+# can disguise text and stays refused.
+JOINERS = {"\u200c", "\u200d"}
+
+
+def _joins_two_characters(value: str, index: int) -> bool:
+    """Whether the joiner at ``index`` stands between two visible characters."""
+    if index == 0 or index == len(value) - 1:
+        return False
+    return all(
+        not neighbour.isspace() and unicodedata.category(neighbour) not in INVISIBLE
+        for neighbour in (value[index - 1], value[index + 1])
+    )
 
 
 class CleanText:
@@ -32,8 +48,10 @@ class CleanText:
         if REPLACEMENT_CHARACTER in value or field.name in g.get("undecodable_fields", ()):
             raise ValidationError(_l("This field contains characters we cannot read. Please retype it."))
         allowed = {"\n", "\r", "\t"} if self.multiline else set()
-        for char in value:
-            if char not in allowed and unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+        for index, char in enumerate(value):
+            if char in allowed or (char in JOINERS and _joins_two_characters(value, index)):
+                continue
+            if unicodedata.category(char) in INVISIBLE:
                 raise ValidationError(_l("This field contains invisible control characters. Please remove them."))
         if MARKUP.search(value):
             raise ValidationError(_l("Please remove the HTML tags (text between < and >) from this field."))
