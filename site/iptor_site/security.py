@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,6 +21,29 @@ CONTENT_SECURITY_POLICY = {
     "base-uri": ["'none'"],
     "object-src": ["'none'"],
 }
+# What a browser strips from either end of a URL, and removes inside it, before reading it
+# (the WHATWG URL standard): C0 controls and spaces at the ends, tabs and newlines anywhere.
+_URL_ENDS = "".join(chr(code) for code in range(0x21))
+_URL_REMOVED = str.maketrans("", "", "\t\n\r")
+
+
+def safe_next(value: str | None, fallback: str, *, within: str = "/") -> str:
+    """``value`` if the browser would read it as a path on this site under ``within``, else ``fallback``.
+
+    The check reads the value as the browser will: ``/\t/evil.example`` and ``/\\evil.example``
+    are both ``//evil.example`` to a browser, a link to another site.
+    """
+    if not value:
+        return fallback
+    path = value.strip(_URL_ENDS).translate(_URL_REMOVED).replace("\\", "/")
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+        return fallback
+    if within != "/" and parts.path != within and not parts.path.startswith(within.rstrip("/") + "/"):
+        return fallback
+    return path
+
+
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"

@@ -30,6 +30,7 @@ from .. import backoffice, dsr, leads, mail, slots
 from ..extensions import db, limiter
 from ..models import AuditEntry, CookieConsentEvent, DemoBooking, Lead, PrivacyInquiry, RequestToken, StaffUser
 from ..models.staff import ROLES
+from ..security import safe_next
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 IDLE = timedelta(minutes=30)
@@ -79,12 +80,6 @@ def requires(area: str):
     return decorator
 
 
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/admin") and not value.startswith("//") and "\\" not in value:
-        return value
-    return url_for(".dashboard")
-
-
 def _get_or_404(model, ident: int):
     row = db.session.get(model, ident)
     if row is None:
@@ -115,7 +110,7 @@ def login():
             session.update(staff_id=user.id, staff_login_at=now.isoformat(), staff_seen_at=now.isoformat())
             backoffice.audit(db.session, user.email, "login", f"staff #{user.id}", now=now)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")), 303)
+            return redirect(safe_next(request.args.get("next"), url_for(".dashboard"), within="/admin"), 303)
         db.session.commit()
     return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
 

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 
 from .. import cookieconsent
 from ..extensions import csrf, db
+from ..security import safe_next
 
 bp = Blueprint("cookies", __name__, url_prefix="/<locale:lang>")
 
@@ -21,10 +22,11 @@ def _same_origin() -> bool:
     return urlsplit(source).netloc == request.host
 
 
-def _safe_next(value: str | None) -> str:
-    """Only ever a path on this site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
+def _page_of_the_form() -> str:
+    """The page the form was sent from (its origin is checked), else the landing page."""
+    referrer = urlsplit(request.headers.get("Referer", ""))
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
     return url_for("pages.landing")
 
 
@@ -50,7 +52,7 @@ def consent():
         # The page reloads when the tags it may run change (its CSP changes with them).
         response = jsonify(granted=sorted(choice.granted), reload=choice.granted != before)
     else:
-        response = redirect(_safe_next(request.form.get("next")), 303)
+        response = redirect(safe_next(request.form.get("next"), _page_of_the_form()), 303)
     response.set_cookie(
         cookieconsent.COOKIE, value, max_age=cookieconsent.COOKIE_MAX_AGE,
         secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
