@@ -47,8 +47,9 @@ def test_session_cookie_is_http_only_lax_and_holds_nothing_personal(app, client)
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     data = serializer.loads(cookie.value)
-    assert set(data) == {"csrf_token", "demo_booking"}
+    assert set(data) == {"csrf_token", "form_visitor", "demo_booking"}
     assert isinstance(data["demo_booking"], int)
+    assert len(data["form_visitor"]) == 22  # 16 random bytes, base64url: names the session, says nothing
     assert "anna" not in cookie.value.lower()
 
 

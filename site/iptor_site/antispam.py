@@ -1,13 +1,14 @@
-"""Bot traps shared by the forms: a honeypot field and a minimum fill time."""
+"""Bot traps shared by the forms: a honeypot field and a time trap (a minimum fill time, a lifetime)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
+import secrets
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 from wtforms import HiddenField, StringField
 
@@ -19,32 +20,51 @@ HONEYPOT_LABEL = _l("Leave this field empty")
 
 
 class AntiSpamMixin:
-    """``website`` must stay empty (people never see it); ``started`` proves when the form was shown."""
+    """``website`` must stay empty (people never see it); ``started`` proves when, and to which
+    visitor, the form was shown."""
 
     website = StringField(HONEYPOT_LABEL)
     started = HiddenField()
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="form-started")
+VISITOR_KEY = "form_visitor"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="form-started")
+
+
+def _visitor() -> str:
+    """A digest of a random value kept in this visitor's session: the token names the
+    session it was handed to without carrying anything the session holds."""
+    nonce = session.setdefault(VISITOR_KEY, secrets.token_urlsafe(16))
+    return hashlib.sha256(nonce.encode()).hexdigest()[:32]
 
 
 def start_token(form_name: str) -> str:
-    """A signed timestamp for a freshly shown form."""
-    return _serializer().dumps(form_name)
+    """A signed token for a freshly shown form: which form, for which session, shown when."""
+    return _serializer().dumps([form_name, _visitor(), slots.now().timestamp()])
 
 
 def verdict(form, form_name: str) -> str | None:
-    """Why a submission looks automated, or None: "honeypot", "bad-token" or "too-fast"."""
+    """Why a submission cannot be taken as it is, or None.
+
+    "honeypot" and "bad-token" (forged, or from another form) look automated; "too-fast"
+    came sooner than a person types; "expired" was shown too long ago or to another
+    session (a replayed form, or a tab left open): the person is asked to send it again.
+    """
     if (form.website.data or "").strip():
         return "honeypot"
     try:
-        name, signed_at = _serializer().loads(form.started.data or "", return_timestamp=True)
-    except BadSignature:
+        name, visitor, shown_at = _serializer().loads(form.started.data or "")
+    except (BadSignature, ValueError, TypeError):
         return "bad-token"
     if name != form_name:
         return "bad-token"
-    if time.time() - signed_at.timestamp() < current_app.config["FORM_MIN_FILL_SECONDS"]:
+    age = slots.now().timestamp() - shown_at
+    if visitor != _visitor() or age > current_app.config["FORM_MAX_AGE_HOURS"] * 3600:
+        return "expired"
+    if age < current_app.config["FORM_MIN_FILL_SECONDS"]:
         return "too-fast"
     return None
 

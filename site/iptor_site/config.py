@@ -134,6 +134,8 @@ def load_settings(instance_path: Path) -> dict:
         "EMAIL_CHECK_DELIVERABILITY": _bool("EMAIL_CHECK_DELIVERABILITY", False),
         "IP_STORAGE": _choice("IP_STORAGE", "truncated", {"truncated", "full"}),
         "FORM_MIN_FILL_SECONDS": _int("FORM_MIN_FILL_SECONDS", 3),
+        # A form shown longer ago than this (or to another session) is asked to be sent again.
+        "FORM_MAX_AGE_HOURS": _int("FORM_MAX_AGE_HOURS", 2),
         "INQUIRY_RESPONSE_DAYS": _int("INQUIRY_RESPONSE_DAYS", 30),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", 64 * 1024),

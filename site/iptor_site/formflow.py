@@ -12,6 +12,8 @@ from . import antispam, slots
 from .extensions import db
 
 TOO_FAST = _l("Please check your details and send the form again.")
+EXPIRED = _l("This form was open for a long time. Everything you typed is still here: "
+             "please check it and send the form again.")
 NOT_SAVED = _l("We could not save your request just now. Nothing you typed is lost: "
                "please try again in a moment.")
 
@@ -42,12 +44,15 @@ def submit(
     if verdict in {"honeypot", "bad-token"}:
         antispam.store(db.session, form, form_name, verdict)
         return Response(render_template("forms/received_neutral.html"), status=200)
+    if verdict in {"too-fast", "expired"}:
+        form.started.data = antispam.start_token(form_name)  # the form shown again starts anew
     if not form.validate():
         return render(status=422)
     if verdict == "too-fast":
         antispam.store(db.session, form, form_name, verdict)
-        form.started.data = antispam.start_token(form_name)
         return render(status=422, notice=TOO_FAST)
+    if verdict == "expired":
+        return render(status=422, notice=EXPIRED)
     try:
         saved = save(db.session, slots.now())
     except FormRejected as rejected:
