@@ -120,6 +120,59 @@ def test_garbage_in_the_cookie_counts_as_no_choice(client):
     assert 'id="consent-banner" aria-labelledby="consent-banner-title">' in client.get("/en/").text
 
 
+def expired_cookies(response) -> set[tuple[str, str | None]]:
+    """(name, domain) of every cookie the response expires."""
+    result = set()
+    for header in response.headers.getlist("Set-Cookie"):
+        if "Max-Age=0" in header or "expires=Thu, 01 Jan 1970" in header:
+            domain = re.search(r"Domain=([^;]+)", header)
+            result.add((header.split("=", 1)[0], domain.group(1) if domain else None))
+    return result
+
+
+# Cookies the two tags set, under their listed names and their documented prefixes.
+TAG_COOKIES = {"_ga", "_ga_TEST1234", "_ga_OTHER999", "hubspotutk", "__hstc", "__hssc", "__hs_opt_out",
+               "__hs_cookie_cat_pref", "messagesUtk", "hs-messages-is-open"}
+
+
+@pytest.mark.parametrize(("site_url", "cookie_domain", "domain"), [
+    ("https://www.iptor.com", "", "iptor.com"),  # the registrable domain of SITE_URL
+    ("https://www.iptor.co.uk", "", "iptor.co.uk"),  # a public suffix of two labels
+    ("https://www.iptor.com", "www.iptor.com", "www.iptor.com"),  # the setting wins
+    ("http://127.0.0.1:5000", "", None),  # an address has no parent domain
+])
+def test_withdrawal_deletes_the_tag_cookies_on_the_host_and_the_cookie_domain(make_app, site_url, cookie_domain,
+                                                                            domain):
+    app = make_app(**TRACKING, SITE_URL=site_url, COOKIE_DOMAIN=cookie_domain)
+    client = app.test_client()
+    choose(client, "accept")
+    for name in TAG_COOKIES | {"lang", "unrelated"}:
+        client.set_cookie(name, "x")
+    expired = expired_cookies(choose(client, "reject"))
+    assert expired == {(name, None) for name in TAG_COOKIES} | ({(name, domain) for name in TAG_COOKIES}
+                                                                if domain else set())
+
+
+def test_withdrawing_one_category_deletes_only_its_tags_cookies(make_app):
+    app = make_app(**TRACKING, SITE_URL="https://www.iptor.com")
+    client = app.test_client()
+    choose(client, "accept")
+    for name in TAG_COOKIES:
+        client.set_cookie(name, "x")
+    expired = expired_cookies(choose(client, "choose", analytics="on"))
+    hubspot = TAG_COOKIES - {"_ga", "_ga_TEST1234", "_ga_OTHER999"}
+    assert expired == {(name, None) for name in hubspot} | {(name, "iptor.com") for name in hubspot}
+
+
+def test_the_page_tells_the_script_which_cookies_to_delete_where(make_app):
+    page = make_app(**TRACKING, SITE_URL="https://www.iptor.com").test_client().get("/en/").text
+    body = re.search(r"<body[^>]*>", page).group(0)
+    assert 'data-cookie-domain="iptor.com"' in body
+    assert re.search(r'data-cookies-analytics="_ga _ga_TEST1234 _ga_\*"', body)
+    marketing = re.search(r'data-cookies-marketing="([^"]+)"', body).group(1).split()
+    assert {"hubspotutk", "messagesUtk", "__hs*", "hs-messages-*"} <= set(marketing)
+
+
 def test_withdrawal_deletes_the_tracking_cookies(client):
     choose(client, "accept")
     for name in ("_ga", "_ga_TEST1234", "hubspotutk", "__hstc"):
@@ -166,4 +219,6 @@ def test_cookie_list_comes_from_the_banners_configuration(client, lang):
     with client.application.test_request_context(f"/{lang}/cookies"):
         configured = [c.name for cat in categories() for c in cat.cookies]
     assert listed == configured
-    assert "_ga_TEST1234" in listed and "hubspotutk" in listed
+    assert {"_ga", "_ga_TEST1234", "hubspotutk", "__hstc", "__hssc", "__hssrc", "messagesUtk",
+            "hs-messages-is-open", "hs-messages-hide-welcome-message", "__hs_opt_out", "__hs_do_not_track",
+            "__hs_initial_opt_in", "__hs_cookie_cat_pref"} <= set(listed)

@@ -91,6 +91,9 @@ def load_settings(instance_path: Path) -> dict:
         # Public base URL for canonical links and the sitemap; empty means the request's host.
         "SITE_URL": os.environ.get("SITE_URL", "").rstrip("/"),
         "SESSION_COOKIE_SECURE": _bool("COOKIE_SECURE", env == "production"),
+        # Where the tags set their cookies, for deleting them on withdrawal; empty means the
+        # registrable domain of SITE_URL (www.iptor.com → iptor.com).
+        "COOKIE_DOMAIN": os.environ.get("COOKIE_DOMAIN", "").strip().lstrip("."),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),

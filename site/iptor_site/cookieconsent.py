@@ -7,14 +7,17 @@ cannot disagree.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
+from publicsuffixlist import PublicSuffixList
 
 from .models import CookieConsentEvent
 from .models.base import utcnow
@@ -45,6 +48,9 @@ class Category:
     #: Extra CSP sources once the visitor has agreed to this category.
     csp: dict = field(default_factory=dict)
     required: bool = False
+    #: Name prefixes the tag's documentation gives for cookies it names per site or per
+    #: feature; withdrawal deletes these as well as the listed names.
+    prefixes: tuple[str, ...] = ()
 
 
 def categories() -> list[Category]:
@@ -76,6 +82,7 @@ def _categories(ga_id: str, hubspot_id: str) -> tuple[Category, ...]:
                 CookieInfo("_ga", "Google", _l("Distinguishes visitors."), _l("2 years")),
                 CookieInfo(f"_ga_{suffix}", "Google", _l("Keeps the state of a visit."), _l("2 years")),
             ),
+            prefixes=("_ga_",),
             csp={
                 "script-src": ["https://www.googletagmanager.com"],
                 "connect-src": ["https://*.google-analytics.com", "https://*.analytics.google.com",
@@ -93,7 +100,25 @@ def _categories(ga_id: str, hubspot_id: str) -> tuple[Category, ...]:
                 CookieInfo("__hstc", "HubSpot", _l("Tracks visits over time."), _l("6 months")),
                 CookieInfo("__hssrc", "HubSpot", _l("Detects a new session."), _l("Until you close the browser")),
                 CookieInfo("__hssc", "HubSpot", _l("Counts pages in a session."), _l("30 minutes")),
+                CookieInfo("messagesUtk", "HubSpot", _l("Recognises a visitor in the chat."), _l("6 months")),
+                CookieInfo("hs-messages-is-open", "HubSpot", _l("Remembers whether the chat is open."),
+                           _l("30 minutes")),
+                CookieInfo("hs-messages-hide-welcome-message", "HubSpot",
+                           _l("Hides the chat's welcome message once dismissed."), _l("1 day")),
+                CookieInfo("__hs_opt_out", "HubSpot", _l("Remembers that the visitor declined HubSpot's cookies."),
+                           _l("6 months")),
+                CookieInfo("__hs_do_not_track", "HubSpot",
+                           _l("Stops the tracking code from sending information to HubSpot."), _l("6 months")),
+                CookieInfo("__hs_initial_opt_in", "HubSpot",
+                           _l("Keeps HubSpot's banner from showing on every page in strict mode."), _l("7 days")),
+                CookieInfo("__hs_cookie_cat_pref", "HubSpot",
+                           _l("Records the cookie categories the visitor agreed to."), _l("6 months")),
+                CookieInfo("__hs_gpc_banner_dismiss", "HubSpot",
+                           _l("Remembers that the Global Privacy Control notice was dismissed."), _l("180 days")),
+                CookieInfo("__hs_notify_banner_dismiss", "HubSpot",
+                           _l("Remembers that HubSpot's notice was dismissed."), _l("180 days")),
             ),
+            prefixes=("__hs", "hs-messages-"),
             csp={
                 "script-src": ["https://js.hs-scripts.com", "https://js.hs-analytics.net",
                                "https://js.hs-banner.com", "https://js.hscollectedforms.net"],
@@ -175,9 +200,48 @@ def decide(action: str, wanted: set[str], session, locale: str) -> tuple[Choice,
     return choice, value
 
 
-def tracking_cookie_names() -> list[str]:
-    """First-party cookies the optional tags set, to delete on withdrawal."""
-    return [c.name for cat in categories() if not cat.required for c in cat.cookies]
+def cookie_patterns(keys) -> dict[str, list[str]]:
+    """Per optional category in ``keys``: the names its tag's cookies match, a trailing
+    ``*`` marking a documented prefix (``_ga_*``). Withdrawal deletes what matches."""
+    return {cat.key: [c.name for c in cat.cookies] + [f"{prefix}*" for prefix in cat.prefixes]
+            for cat in categories() if not cat.required and cat.key in keys}
+
+
+def _matches(name: str, patterns) -> bool:
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+
+
+_PUBLIC_SUFFIXES = PublicSuffixList()  # the list the package ships; nothing is fetched
+
+
+@lru_cache(maxsize=8)
+def _registrable_domain(site_url: str) -> str | None:
+    host = urlsplit(site_url).hostname
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _PUBLIC_SUFFIXES.privatesuffix(host)
+    return None  # an address has no parent domain
+
+
+def cookie_domain() -> str | None:
+    """The domain the tags set their cookies on: COOKIE_DOMAIN, else the registrable domain
+    of SITE_URL (``www.iptor.com`` → ``iptor.com``), else none (host-only cookies)."""
+    return current_app.config.get("COOKIE_DOMAIN") or _registrable_domain(current_app.config["SITE_URL"])
+
+
+def delete_tracking_cookies(response: Response, keys) -> None:
+    """Expire every cookie the browser sent of the tags of the categories ``keys``, on this
+    host and on the cookie domain (a tag may have set it on either)."""
+    domain = cookie_domain()
+    patterns = [p for names in cookie_patterns(keys).values() for p in names]
+    for name in request.cookies:
+        if _matches(name, patterns):
+            response.delete_cookie(name, path="/")
+            if domain:
+                response.delete_cookie(name, path="/", domain=domain)
 
 
 def _csp_for_granted() -> None:
@@ -200,6 +264,8 @@ def _template_context() -> dict:
         "cookie_granted": granted(),
         "cookie_banner_open": len(cats) > 1 and choice is None,
         "cookie_gpc": gpc(),
+        "cookie_domain": cookie_domain(),
+        "cookie_patterns": cookie_patterns(OPTIONAL),
     }
 
 

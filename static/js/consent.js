@@ -37,19 +37,38 @@
     addScript("https://js.hs-scripts.com/" + encodeURIComponent(hubspotId) + ".js", "hs-script-loader");
   }
 
+  // Which cookies each category's tags set (from the server's one configuration): names,
+  // and documented prefixes ending in "*".
+  function patternsOf(key) {
+    return (body.getAttribute("data-cookies-" + key) || "").split(" ").filter(Boolean);
+  }
+
+  function matches(name, patterns) {
+    return patterns.some(function (pattern) {
+      return pattern.charAt(pattern.length - 1) === "*"
+        ? name.indexOf(pattern.slice(0, -1)) === 0 : name === pattern;
+    });
+  }
+
+  // A tag may have set its cookie on this host, on the site's cookie domain or on a parent
+  // of this host: expire it on each (the browser ignores what does not apply).
   function deleteCookie(name) {
-    var parts = window.location.hostname.split(".");
     var expired = "=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/";
+    var parts = window.location.hostname.split(".");
+    var cookieDomain = body.getAttribute("data-cookie-domain");
     document.cookie = name + expired;
+    if (cookieDomain) { document.cookie = name + expired + "; domain=" + cookieDomain; }
     for (var i = 0; i < parts.length - 1; i++) {
       document.cookie = name + expired + "; domain=." + parts.slice(i).join(".");
     }
   }
 
-  function deleteTrackingCookies() {
+  function deleteTrackingCookies(keys) {
+    var patterns = [];
+    keys.forEach(function (key) { patterns = patterns.concat(patternsOf(key)); });
     document.cookie.split(";").forEach(function (pair) {
       var name = pair.split("=")[0].trim();
-      if (/^(_ga|_gid|_gat|hubspotutk|__hs)/.test(name)) { deleteCookie(name); }
+      if (name && matches(name, patterns)) { deleteCookie(name); }
     });
   }
 
@@ -99,8 +118,8 @@
       if (!response.ok) { throw new Error(String(response.status)); }
       return response.json();
     }).then(function (result) {
-      var withdrawn = granted.some(function (key) { return result.granted.indexOf(key) === -1; });
-      if (withdrawn) { deleteTrackingCookies(); }
+      var withdrawn = granted.filter(function (key) { return result.granted.indexOf(key) === -1; });
+      if (withdrawn.length) { deleteTrackingCookies(withdrawn); }
       if (result.reload) {
         window.location.reload();  // the new CSP and tags come with the page
         return;

@@ -57,8 +57,6 @@ def consent():
         cookieconsent.COOKIE, value, max_age=cookieconsent.COOKIE_MAX_AGE,
         secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
     )
-    if before - choice.granted:  # withdrawn: remove what the tags left behind
-        for name in cookieconsent.tracking_cookie_names():
-            if name in request.cookies:
-                response.delete_cookie(name)
+    # Withdrawn: remove what those tags left behind.
+    cookieconsent.delete_tracking_cookies(response, before - choice.granted)
     return response
