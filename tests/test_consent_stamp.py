@@ -222,8 +222,9 @@ def test_erasure_leaves_a_tombstone_that_keeps_the_chain_verifiable(app):
     submit(app, 3)
     before = chain(app)
     with app.app_context():
-        erased_id = db.session.scalars(select(ConsentStamp.id).join(Lead)
-                                       .where(Lead.email == "person1@example.com")).one()
+        lead = db.session.scalars(select(Lead).where(Lead.email == "person1@example.com")).one()
+        erased_id = lead.consent.id
+        assert len(lead.consent.items) == 1  # loaded: the ORM must still leave the stamp to the database
         counts = dsr.erase(db.session, "person1@example.com", request_type="erasure", received_at=NOW, now=NOW)
         db.session.commit()
         assert counts["consent_records"] == 1

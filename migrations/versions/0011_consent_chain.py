@@ -163,7 +163,8 @@ def _sqlite_triggers() -> None:
     op.execute("CREATE TRIGGER consent_stamps_no_delete BEFORE DELETE ON consent_stamps "
                "BEGIN SELECT RAISE(ABORT, 'consent stamps are append-only: only an erasure may empty one'); END")
     op.execute(f"CREATE TRIGGER consent_stamps_no_update BEFORE UPDATE ON consent_stamps "
-               f"WHEN NOT ({ERASE_ONLY.format(**words)}) "
+               # A comparison with NULL must refuse, not let through.
+               f"WHEN NOT coalesce(({ERASE_ONLY.format(**words)}), 0) "
                "BEGIN SELECT RAISE(ABORT, 'consent stamps are append-only: only an erasure may empty one'); END")
     op.execute("CREATE TRIGGER consent_stamps_erased AFTER UPDATE ON consent_stamps "
                "WHEN NEW.erased = 1 AND OLD.erased = 0 "
