@@ -1,14 +1,22 @@
 """The consent stamp: proof of what each person was shown and agreed to."""
 
 import hashlib
-from datetime import UTC, datetime
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from formhelpers import demo_data, inquiry_data
+from formhelpers import demo_data, inquiry_data, slot_values
+from iptor_site import dsr, migrate, retention
+from iptor_site.consent import CONTENT
 from iptor_site.extensions import db
-from iptor_site.models import ConsentStamp, ConsentText, Lead
+from iptor_site.models import AuditEntry, ConsentStamp, ConsentStampItem, ConsentText, Lead
+from iptor_site.models.consent import GENESIS, link_hash, stamp_digest
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 UA = "Mozilla/5.0 (X11; Linux x86_64) IptorTest/1.0"
@@ -118,3 +126,290 @@ def test_the_privacy_notice_is_required(app, client):
     assert "Bevestig" in response.text
     assert 'value="Anna Schmidt"' in response.text
     assert stamps(app) == []
+
+
+# --- append-only and chained ---------------------------------------------------------------
+
+def post_inquiry(client, email, lang="en", **overrides):
+    page = client.get(f"/{lang}/privacy/inquiry").text
+    return client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, email=email, **overrides),
+                       headers={"User-Agent": UA})
+
+
+def submit(app, count, start=0):
+    """``count`` submissions from different people, alternating the two forms."""
+    for n in range(start, start + count):
+        client = app.test_client()
+        if n % 2:
+            response = post_inquiry(client, f"person{n}@example.com")
+        else:
+            page = client.get("/en/demo").text
+            response = client.post("/en/demo", data=demo_data(page, email=f"person{n}@example.com",
+                                                             slot=slot_values(page)[n]))
+        assert response.status_code == 303, response.text
+
+
+def verify(app):
+    result = app.test_cli_runner().invoke(args=["consent", "verify"])
+    return result.exit_code, result.output
+
+
+def chain(app):
+    with app.app_context():
+        return db.session.execute(select(ConsentStamp.id, ConsentStamp.prev_hash, ConsentStamp.hash,
+                                         ConsentStamp.erased).order_by(ConsentStamp.id)).all()
+
+
+@contextmanager
+def intruder(app):
+    """A connection that gets round the append-only triggers, as someone holding the
+    database's keys could: the chain is what still tells."""
+    with app.app_context(), db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").all():
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        yield conn
+
+
+def test_each_stamp_is_chained_to_the_one_before(app):
+    submit(app, 3)
+    links = chain(app)
+    assert [link.prev_hash for link in links] == [GENESIS, links[0].hash, links[1].hash]
+    assert len({link.hash for link in links}) == 3
+    assert verify(app) == (0, f"OK: 3 consent stamps chained (0 erased), head {links[-1].hash}\n")
+
+
+def test_an_empty_chain_verifies(app):
+    assert verify(app) == (0, f"OK: 0 consent stamps chained (0 erased), head {GENESIS}\n")
+
+
+def test_stamps_their_statements_and_wordings_are_append_only(app):
+    submit(app, 2)
+    with app.app_context():
+        stamp = db.session.scalars(select(ConsentStamp).order_by(ConsentStamp.id)).first()
+        for change in (lambda: setattr(stamp, "ip_address", "192.0.2.0"),
+                       lambda: setattr(stamp.items[0], "ticked", False),
+                       lambda: setattr(stamp.items[0].text, "text", "Something else"),
+                       lambda: db.session.delete(stamp.items[0]),
+                       lambda: db.session.delete(stamp)):
+            change()
+            with pytest.raises(PermissionError, match="append-only"):
+                db.session.flush()
+            db.session.rollback()
+        for statement in (
+            "UPDATE consent_stamps SET ip_address = '192.0.2.0'",
+            "UPDATE consent_stamps SET hash = prev_hash",
+            "DELETE FROM consent_stamps",
+            "UPDATE consent_stamp_items SET ticked = NOT ticked",
+            "DELETE FROM consent_stamp_items",
+            "UPDATE consent_texts SET text = 'Something else'",
+            "DELETE FROM consent_texts",
+            # Shaped like an erasure, but it rewrites the chain too.
+            "UPDATE consent_stamps SET erased = true, lead_id = NULL, locale = NULL, policy_version = NULL, "
+            "form_name = NULL, form_version = NULL, page_url = NULL, ip_address = NULL, user_agent = NULL, "
+            "cookie_consent_id = NULL, salt = NULL, digest = prev_hash",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(ConsentStampItem)) == 3
+    assert verify(app)[0] == 0
+
+
+def test_erasure_leaves_a_tombstone_that_keeps_the_chain_verifiable(app):
+    submit(app, 3)
+    before = chain(app)
+    with app.app_context():
+        lead = db.session.scalars(select(Lead).where(Lead.email == "person1@example.com")).one()
+        erased_id = lead.consent.id
+        assert len(lead.consent.items) == 1  # loaded: the ORM must still leave the stamp to the database
+        counts = dsr.erase(db.session, "person1@example.com", request_type="erasure", received_at=NOW, now=NOW)
+        db.session.commit()
+        assert counts["consent_records"] == 1
+        row = db.session.execute(text("SELECT * FROM consent_stamps WHERE id = :id"), {"id": erased_id}).mappings().one()
+        kept = {"id", "created_at", "digest", "prev_hash", "hash", "erased"}
+        assert {name for name, value in row.items() if value is not None} == kept
+        assert bool(row["erased"]) is True
+        assert db.session.scalar(select(func.count()).select_from(ConsentStampItem)
+                                 .where(ConsentStampItem.stamp_id == erased_id)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ConsentStampItem)) == 4  # two demos' two each
+        # A tombstone is final.
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text("UPDATE consent_stamps SET locale = 'en' WHERE id = :id"), {"id": erased_id})
+        db.session.rollback()
+    after = chain(app)
+    assert [(link.id, link.prev_hash, link.hash) for link in after] == [
+        (link.id, link.prev_hash, link.hash) for link in before]
+    assert [link.erased for link in after] == [False, True, False]
+    assert verify(app) == (0, f"OK: 3 consent stamps chained (1 erased), head {after[-1].hash}\n")
+    # The chain goes on after a tombstone.
+    submit(app, 1, start=3)
+    assert verify(app)[1].startswith("OK: 4 consent stamps chained (1 erased)")
+
+
+def test_the_retention_purge_and_a_plain_delete_leave_tombstones_too(make_app):
+    later = NOW + timedelta(days=3 * 366)
+    times = iter([NOW] * 4 + [later] * 100)
+    app = make_app(CLOCK=lambda: next(times))
+    submit(app, 2)  # each takes two readings of the clock (form page and submission)
+    with app.app_context():
+        counts = retention.purge(db.session, later)
+        assert counts["demo leads"] == 1
+        db.session.execute(delete(Lead))  # the inquiry's lead, without the ORM
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+    assert [link.erased for link in chain(app)] == [True, True]
+    assert verify(app)[1].startswith("OK: 2 consent stamps chained (2 erased)")
+
+
+def test_concurrent_submissions_do_not_fork_the_chain(app):
+    people = 12
+    barrier = threading.Barrier(people)
+    statuses = [None] * people
+
+    def send(n):
+        client = app.test_client()
+        page = client.get("/en/privacy/inquiry").text
+        data = inquiry_data(page, email=f"racer{n}@example.com")
+        barrier.wait()
+        statuses[n] = client.post("/en/privacy/inquiry", data=data).status_code
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(people)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [303] * people
+    links = chain(app)
+    assert len(links) == people
+    assert [link.prev_hash for link in links] == [GENESIS] + [link.hash for link in links[:-1]]
+    assert verify(app) == (0, f"OK: {people} consent stamps chained (0 erased), head {links[-1].hash}\n")
+
+
+def test_verify_names_a_stamp_whose_content_was_changed(app):
+    submit(app, 3)
+    with intruder(app) as conn:
+        conn.exec_driver_sql("UPDATE consent_stamps SET ip_address = '198.51.100.0' WHERE id = 2")
+    code, output = verify(app)
+    assert code == 1
+    assert output == (f"BROKEN at consent stamp #2 of {NOW.isoformat()}: its content was changed after it "
+                      "was written (1 stamps before it verified)\n")
+
+
+def test_verify_names_a_stamp_whose_ticked_box_was_changed(app):
+    submit(app, 3)
+    with intruder(app) as conn:
+        conn.execute(text("UPDATE consent_stamp_items SET ticked = NOT ticked WHERE stamp_id = 3"))
+    code, output = verify(app)
+    assert code == 1 and output.startswith("BROKEN at consent stamp #3 of ")
+
+
+def test_verify_names_the_stamp_after_a_removed_one(app):
+    submit(app, 4)
+    with intruder(app) as conn:
+        conn.exec_driver_sql("DELETE FROM consent_stamp_items WHERE stamp_id = 2")
+        conn.exec_driver_sql("DELETE FROM consent_stamps WHERE id = 2")
+    code, output = verify(app)
+    assert code == 1
+    assert output == (f"BROKEN at consent stamp #3 of {NOW.isoformat()}: it does not follow the stamp before "
+                      "it: a stamp was removed, added or reordered (1 stamps before it verified)\n")
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["digest-only", "digest-and-hash"])
+def test_verify_names_a_stamp_rewritten_with_fresh_hashes(app, rehash):
+    """Whoever knows the format, rewrites a stamp and recomputes its digest must also
+    rewrite its hash, and then the next link no longer follows it."""
+    submit(app, 3)
+    with app.app_context():
+        stamp = db.session.get(ConsentStamp, 2)
+        forged = {name: getattr(stamp, name) for name in ("lead_id", *CONTENT, "salt")}
+        forged["ip_address"] = "198.51.100.0"
+        statements = [(i.position, i.text.key, i.text.sha256, i.ticked) for i in stamp.items]
+        digest = stamp_digest(**forged, statements=statements)
+        new_hash = link_hash(prev_hash=stamp.prev_hash, created_at=stamp.created_at, digest=digest)
+        old_hash = stamp.hash
+        db.session.rollback()
+    with intruder(app) as conn:
+        conn.execute(text("UPDATE consent_stamps SET ip_address = '198.51.100.0', digest = :digest, hash = :hash "
+                          "WHERE id = 2"), {"digest": digest, "hash": new_hash if rehash else old_hash})
+    code, output = verify(app)
+    assert code == 1
+    if rehash:
+        assert output.startswith(f"BROKEN at consent stamp #3 of {NOW.isoformat()}: it does not follow")
+    else:
+        assert output.startswith(f"BROKEN at consent stamp #2 of {NOW.isoformat()}: its hash does not match")
+
+
+def test_verify_reports_a_changed_wording(app):
+    submit(app, 1)
+    with intruder(app) as conn:
+        conn.exec_driver_sql("UPDATE consent_texts SET text = 'I agree to everything.' WHERE id = 1")
+    assert verify(app) == (1, "BROKEN: consent wording #1 no longer matches its SHA-256\n")
+
+
+def test_truncate_is_refused_on_postgresql(app):
+    submit(app, 1)
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no TRUNCATE (DELETE FROM is refused by the triggers)")
+        db.session.add(AuditEntry(at=NOW, actor="test", action="test"))
+        db.session.commit()
+        # CASCADE: without it, the foreign keys alone refuse some of these before any trigger runs.
+        for table in ("audit_log", "consent_stamps", "consent_stamp_items", "consent_texts", "leads"):
+            with pytest.raises(DBAPIError, match="TRUNCATE is refused"):
+                db.session.execute(text(f"TRUNCATE {table} CASCADE"))
+            db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 1
+        assert db.session.scalar(select(func.count()).select_from(ConsentStamp)) == 1
+    assert verify(app)[0] == 0
+
+
+# --- the migration chains the stamps written before it ---------------------------------------
+
+@pytest.fixture
+def empty_database_url(database_template, tmp_path):
+    kind, source, _ = database_template
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_migration_chains_existing_stamps_in_id_order(make_app, empty_database_url):
+    app = make_app(DATABASE_URL=empty_database_url, CLOCK=lambda: NOW)
+    with app.app_context():
+        migrate.upgrade("0005")
+        with db.engine.begin() as conn:  # no explicit ids: PostgreSQL's sequences must count them
+            text_id = conn.execute(text(
+                "INSERT INTO consent_texts (sha256, key, locale, text, first_seen_at) "
+                "VALUES (:sha, 'privacy_notice', 'en', 'I have read it.', :at) RETURNING id"),
+                {"sha": sha("I have read it."), "at": NOW.replace(tzinfo=None)}).scalar_one()
+            for n in (1, 2, 3):
+                at = (NOW + timedelta(minutes=n, microseconds=n)).replace(tzinfo=None)
+                lead_id = conn.execute(text(
+                    "INSERT INTO leads (kind, created_at, locale, name, email, email_hash, marketing_opt_in) "
+                    "VALUES ('demo', :at, 'en', 'Old', :email, '', false) RETURNING id"),
+                    {"at": at, "email": f"old{n}@example.com"}).scalar_one()
+                stamp_id = conn.execute(text(
+                    "INSERT INTO consent_stamps (lead_id, created_at, locale, policy_version, form_name, "
+                    "form_version, page_url, ip_address, user_agent) "
+                    "VALUES (:lead, :at, 'en', '2023-01', 'demo', '1', '/en/demo', NULL, 'UA') RETURNING id"),
+                    {"lead": lead_id, "at": at}).scalar_one()
+                conn.execute(text("INSERT INTO consent_stamp_items (stamp_id, consent_text_id, position, ticked) "
+                                  "VALUES (:stamp, :text, 0, true)"), {"stamp": stamp_id, "text": text_id})
+        migrate.upgrade("head")
+        assert db.session.scalar(select(func.count()).select_from(ConsentStampItem)) == 3
+    links = chain(app)
+    assert [link.id for link in links] == [1, 2, 3]
+    assert [link.prev_hash for link in links] == [GENESIS, links[0].hash, links[1].hash]
+    assert verify(app) == (0, f"OK: 3 consent stamps chained (0 erased), head {links[-1].hash}\n")
+    submit(app, 1)  # new stamps carry on from the backfilled head
+    assert chain(app)[-1].prev_hash == links[-1].hash
+    assert verify(app)[1].startswith("OK: 4 consent stamps chained (0 erased)")

@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import (
         admin_cli,
         cli,
+        consent_cli,
         cookieconsent,
         errors,
         i18n,
@@ -71,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     mail.init_app(app)
     rights_cli.init_app(app)
     admin_cli.init_app(app)
+    consent_cli.init_app(app)
 
     from .views import admin, cookies, forms, health, pages, privacy_requests
 

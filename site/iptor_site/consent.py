@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
 from flask import current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,8 +25,9 @@ from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from . import cookieconsent
-from .db import insert_row, insert_rows
+from .db import read_only
 from .models import ConsentStamp, ConsentStampItem, ConsentText
+from .models.consent import GENESIS, link_hash, stamp_digest
 
 PRIVACY_NOTICE = "privacy_notice"
 MARKETING = "marketing"
@@ -102,8 +104,12 @@ def stored_ip(raw: str | None, storage: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _consent_text_id(session: Session, key: str, locale: str, text: str, now: datetime) -> int:
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = _text_sha256(text)
     # Wordings are stored once and never changed or deleted, so an id read from a
     # committed row stays right for the life of the app; one this session wrote is
     # not remembered, as its transaction may still roll back.
@@ -153,13 +159,108 @@ def prepare_stamp(form, *, form_name: str, form_version: str, policy_version: st
     return Stamp(values, statements)
 
 
+#: The stamp's fields its digest covers, besides the lead, the salt and the statements.
+CONTENT = ("locale", "policy_version", "form_name", "form_version", "page_url", "ip_address", "user_agent",
+           "cookie_consent_id")
+
+#: The pg_advisory_xact_lock key that lines up appends to the chain ("consent" in ASCII).
+CHAIN_LOCK = 0x636F6E73656E74
+
+
+def _chain_head(session: Session) -> str:
+    """The newest stamp's hash, read once this transaction is the chain's only writer.
+
+    PostgreSQL: an advisory lock held until the transaction ends, so the next writer
+    reads the head only after this one's stamp is committed. SQLite: every write
+    transaction holds the database's write lock from its BEGIN (see ``db``). Either
+    way the unique ``prev_hash`` refuses a fork that got past the lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
+    return session.scalar(select(ConsentStamp.hash).order_by(ConsentStamp.id.desc()).limit(1)) or GENESIS
+
+
 def write_stamp(session: Session, lead_id: int, stamp: Stamp) -> None:
-    """Record ``stamp`` for the lead ``lead_id``, in the caller's transaction."""
+    """Record ``stamp`` for the lead ``lead_id`` as the chain's next link, in the
+    caller's transaction (which holds the chain until it ends)."""
     values = stamp.values
-    items = [
-        {"consent_text_id": _consent_text_id(session, key, values["locale"], text, values["created_at"]),
-         "position": position, "ticked": ticked}
-        for position, (key, text, ticked) in enumerate(stamp.statements)
-    ]
-    stamp_id = insert_row(session, ConsentStamp, {**values, "lead_id": lead_id})
-    insert_rows(session, ConsentStampItem, [{**item, "stamp_id": stamp_id} for item in items])
+    statements = [(position, key, text, _text_sha256(text), ticked)
+                  for position, (key, text, ticked) in enumerate(stamp.statements)]
+    items = [ConsentStampItem(consent_text_id=_consent_text_id(session, key, values["locale"], text,
+                                                               values["created_at"]),
+                              position=position, ticked=ticked)
+             for position, key, text, _, ticked in statements]
+    content = {**{name: values[name] for name in CONTENT}, "lead_id": lead_id, "salt": secrets.token_hex(16)}
+    digest = stamp_digest(**content, statements=[(position, key, sha256, ticked)
+                                                 for position, key, _, sha256, ticked in statements])
+    prev_hash = _chain_head(session)
+    session.add(ConsentStamp(
+        **content, created_at=values["created_at"], digest=digest, prev_hash=prev_hash,
+        hash=link_hash(prev_hash=prev_hash, created_at=values["created_at"], digest=digest), items=items,
+    ))
+    session.flush()
+
+
+
+# --- verifying the chain -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Break:
+    """The first stamp whose link does not hold, and why."""
+
+    stamp_id: int
+    created_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    stamps: int
+    erased: int
+    head: str
+    broken: Break | None = None
+    #: Wordings whose text no longer matches their SHA-256.
+    altered_texts: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None and not self.altered_texts
+
+
+def verify_chain(session: Session, batch: int = 1000) -> ChainReport:
+    """Walk the stamps in id order and check each link: it follows the stamp before,
+    its content (unless erased) still gives its digest, and its hash is right."""
+    read_only(session)
+    altered = [text_id for text_id, sha256, text in session.execute(
+        select(ConsentText.id, ConsentText.sha256, ConsentText.text).order_by(ConsentText.id))
+        if _text_sha256(text) != sha256]
+    columns = [getattr(ConsentStamp, name) for name in
+               ("id", "created_at", "lead_id", *CONTENT, "salt", "digest", "prev_hash", "hash", "erased")]
+    prev, count, erased, last_id = GENESIS, 0, 0, 0
+    while True:
+        rows = session.execute(select(*columns).where(ConsentStamp.id > last_id)
+                               .order_by(ConsentStamp.id).limit(batch)).all()
+        if not rows:
+            return ChainReport(count, erased, prev, None, altered)
+        statements: dict[int, list] = {}
+        for stamp_id, position, key, sha256, ticked in session.execute(
+                select(ConsentStampItem.stamp_id, ConsentStampItem.position, ConsentText.key, ConsentText.sha256,
+                       ConsentStampItem.ticked)
+                .join(ConsentText, ConsentText.id == ConsentStampItem.consent_text_id)
+                .where(ConsentStampItem.stamp_id.in_([row.id for row in rows]))
+                .order_by(ConsentStampItem.stamp_id, ConsentStampItem.position)):
+            statements.setdefault(stamp_id, []).append((position, key, sha256, ticked))
+        for row in rows:
+            reason = None
+            if row.prev_hash != prev:
+                reason = "it does not follow the stamp before it: a stamp was removed, added or reordered"
+            elif not row.erased and stamp_digest(
+                    lead_id=row.lead_id, salt=row.salt, statements=statements.get(row.id, []),
+                    **{name: getattr(row, name) for name in CONTENT}) != row.digest:
+                reason = "its content was changed after it was written"
+            elif link_hash(prev_hash=row.prev_hash, created_at=row.created_at, digest=row.digest) != row.hash:
+                reason = "its hash does not match its time, digest and the hash before it"
+            if reason:
+                return ChainReport(count, erased, prev, Break(row.id, row.created_at, reason), altered)
+            prev, count, erased = row.hash, count + 1, erased + row.erased
+        last_id = rows[-1].id

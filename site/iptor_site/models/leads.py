@@ -28,8 +28,8 @@ class Lead(Base):
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     objected: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    consent = relationship("ConsentStamp", back_populates="lead", uselist=False,
-                           cascade="all, delete-orphan", passive_deletes=True)
+    # Never deleted with the lead by the ORM: the database turns it into a tombstone (models/consent.py).
+    consent = relationship("ConsentStamp", back_populates="lead", uselist=False, passive_deletes="all")
     booking: Mapped[DemoBooking | None] = relationship(back_populates="lead",
                                                        cascade="all, delete-orphan", passive_deletes=True)
     inquiry: Mapped[PrivacyInquiry | None] = relationship(back_populates="lead",
