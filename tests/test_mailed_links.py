@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from formhelpers import demo_data, inquiry_data, written_mails
-from iptor_site import dsr
+from iptor_site import dsr, leads, slots
 from iptor_site.extensions import db
 from iptor_site.models import (
     ErasureRecord,
@@ -176,12 +176,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def burst(server: str, path: str, contenders: int = 10) -> list[tuple[int, str, bytes]]:
-    """``contenders`` people open the link's page, then all press the button at once."""
+def burst(server: str, *paths: str, contenders: int = 10) -> list[tuple[int, str, bytes]]:
+    """``contenders`` people open a link's page (taking ``paths`` in turn), then all press
+    the button at once."""
     barrier = threading.Barrier(contenders)
     results = [None] * contenders
 
     def press(n):
+        path = paths[n % len(paths)]
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
                                              NoRedirect)
         page = opener.open(server + path).read().decode()
@@ -211,6 +213,23 @@ def test_ten_concurrent_posts_of_a_verification_link_mail_one_download_link(app,
     assert count(app, OutboxMessage, OutboxMessage.kind == "download-link") == 1
     assert count(app, RequestToken, RequestToken.purpose == "download") == 1
     assert count(app, RequestStatusChange, RequestStatusChange.to_status == "verified") == 1
+
+
+def test_two_verification_links_of_one_request_verify_it_once(app, server, tmp_path):
+    """A request can have two live verification links (one sent again, as for a repeated
+    submission): pressing both at once verifies it once."""
+    client = app.test_client()
+    file_request(client, "access")
+    with app.test_request_context("/en/"):
+        leads.resend_verification(db.session, db.session.scalars(select(PrivacyInquiry)).one(), slots.now())
+    assert app.extensions["mail_sender"].wait_idle()
+    first, second = (link_path(m, "verify") for m in written_mails(tmp_path))
+    assert first != second
+    results = burst(server, first, second)
+    assert sorted(status for status, _, _ in results) == [303] + [410] * 9
+    assert count(app, OutboxMessage, OutboxMessage.kind == "download-link") == 1
+    assert count(app, RequestStatusChange, RequestStatusChange.to_status == "verified") == 1
+    assert client.get(first).status_code == client.get(second).status_code == 410
 
 
 def test_ten_concurrent_posts_of_a_download_link_serve_one_zip(app, server, tmp_path):

@@ -215,6 +215,16 @@ def claim_token(session: Session, row: RequestToken, now: datetime, *, expired: 
     return session.execute(claim).rowcount == 1
 
 
+def claim_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> bool:
+    """True for the one caller that confirms the request: a second submission of it
+    mails another verification link, and two links must not verify it twice."""
+    claim = (update(PrivacyInquiry)
+             .where(PrivacyInquiry.id == inquiry.id, PrivacyInquiry.status == "awaiting_verification",
+                    PrivacyInquiry.verified_at.is_(None))
+             .values(verified_at=now).execution_options(synchronize_session=False))
+    return session.execute(claim).rowcount == 1
+
+
 # --- what a verified request does by itself --------------------------------------------
 
 def leads_of(session: Session, address: str) -> list[Lead]:

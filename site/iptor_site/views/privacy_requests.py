@@ -109,10 +109,15 @@ def verify(token: str):
         return _problem_page(problem, token if problem == "expired" else None,
                              404 if problem == "unknown" else 410)
     inquiry = row.inquiry
+    if inquiry.status != "awaiting_verification":  # confirmed through another of its links
+        return _problem_page("used")
     if not _deliberate():
         return _link_page("privacy/verify.html", inquiry=inquiry, request_label=REQUEST_TYPES[inquiry.request_type])
     if not dsr.claim_token(db.session, row, now):
         db.session.rollback()
+        return _problem_page("used")
+    if not dsr.claim_verification(db.session, inquiry, now):
+        db.session.commit()  # this link is spent too
         return _problem_page("used")
     result = selfservice.verify(db.session, inquiry, now)
     session[RESULT_KEY] = result
