@@ -90,12 +90,12 @@ def _deliberate() -> bool:
     return True
 
 
-def _link_page(template: str, status: int = 200, **context):
+def _link_page(template: str, **context):
     """The page behind a mailed link: its button, and after a POST that did not count
-    (no or stale CSRF token) a notice to press it again."""
+    (no or stale CSRF token) a notice to press it again, with 400."""
     g.status_page = True
     retry = request.method == "POST"
-    return render_template(template, retry=retry, **context), 400 if retry else status
+    return render_template(template, retry=retry, **context), 400 if retry else 200
 
 
 @bp.route("/privacy/requests/verify/<token>", methods=["GET", "POST"])
