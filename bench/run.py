@@ -56,6 +56,9 @@ def site_env(workdir: Path) -> dict:
     env.update({
         "IPTOR_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
+        # Production refuses to start without them; the servers run on loopback.
+        "SITE_URL": "http://127.0.0.1",
+        "TRUSTED_HOSTS": "127.0.0.1,localhost",
         "COOKIE_SECURE": "0",
         "HSTS": "0",
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.parse import urlsplit
+
 from formhelpers import demo_data, inquiry_data
 from iptor_site.i18n import LOCALES
 
@@ -35,4 +40,40 @@ def all_states(client) -> dict[str, str]:
     states = {}
     for lang in LOCALES:
         states.update(page_states(client, lang))
+    return states
+
+
+def link_states(client, lang: str) -> dict[str, str]:
+    """name → HTML for the pages behind mailed links in ``lang``: each page, the page again
+    after a POST without its token, and a used link."""
+    from iptor_site import dsr
+
+    app = client.application
+    address = f"links.{lang}@example.com"
+
+    def last_link(kind: str) -> str:
+        mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+                 for p in sorted(Path(app.config["MAIL_DIR"]).glob("*.eml"))]
+        text = [m.get_body(("plain",)).get_content() for m in mails if address in str(m["To"])][-1]
+        return re.search(rf"https?://[^/\s]+(/{lang}/privacy/requests/{kind}/[A-Za-z0-9_-]+)", text).group(1)
+
+    def csrf(page: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    page = client.get(f"/{lang}/privacy/inquiry").text
+    client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, email=address, request_type="access"))
+    verify = last_link("verify")
+    states = {f"{lang}/verification link": client.get(verify).text,
+              f"{lang}/verification link (no token)": client.post(verify, data={}).text}
+    client.post(verify, data={"csrf_token": csrf(states[f"{lang}/verification link"])})
+    states[f"{lang}/verification link (used)"] = client.get(verify).text
+    download = last_link("download")
+    states[f"{lang}/download link"] = client.get(download).text
+    states[f"{lang}/download link (no token)"] = client.post(download, data={}).text
+    with app.app_context():
+        unsubscribe = urlsplit(dsr.unsubscribe_url(address, lang)).path
+    states[f"{lang}/unsubscribe link"] = client.get(unsubscribe).text
+    states[f"{lang}/unsubscribe link (no token)"] = client.post(unsubscribe, data={}).text
+    states[f"{lang}/unsubscribe link (done)"] = client.post(
+        unsubscribe, data={"csrf_token": csrf(states[f"{lang}/unsubscribe link"])}).text
     return states

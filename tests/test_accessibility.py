@@ -5,7 +5,7 @@ import os
 import pytest
 
 from iptor_site.config import PROJECT_ROOT
-from pagestates import TRACKING, all_states
+from pagestates import TRACKING, all_states, link_states
 
 pytestmark = pytest.mark.browser
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -66,3 +66,21 @@ def test_the_check_does_catch_a_violation(browser, server, axe_source):
                         ".violations.map(v => v.id)", WCAG21_AA)
     context.close()
     assert "label" in ids and "color-contrast" in ids
+
+
+def test_no_wcag_violations_behind_mailed_links(browser, server, client, axe_source):
+    states = {name: html for lang in ("de", "fr") for name, html in link_states(client, lang).items()}
+    context = browser.new_context(base_url=server, bypass_csp=True, viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    failures = []
+    for n, (name, html) in enumerate(states.items()):
+        url = f"{server}/{name.split('/', 1)[0]}/__link_state/{n}"
+        page.route(url, serve(html))
+        page.goto(url)
+        page.add_script_tag(content=axe_source)
+        violations = page.evaluate(
+            "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
+            ".map(v => v.id + ': ' + v.help)", WCAG21_AA)
+        failures += [f"{name}: {v}" for v in violations]
+    context.close()
+    assert len(states) == 16 and failures == []

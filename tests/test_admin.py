@@ -63,7 +63,7 @@ def verified_request(app, tmp_path, request_type="rectification", lang="fr", ema
     page = client.get(f"/{lang}/privacy/inquiry").text
     assert client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(
         page, request_type=request_type, details="Mon nom est mal orthographié.", email=email)).status_code == 303
-    link = re.search(r"http://localhost(/\w\w/privacy/requests/verify/\S+)",
+    link = re.search(r"http://127\.0\.0\.1:5000(/\w\w/privacy/requests/verify/\S+)",
                      written_mails(tmp_path)[-1].get_body(("plain",)).get_content()).group(1)
     page = client.get(link).text
     assert client.post(link, data={"csrf_token": csrf(page)}).status_code == 303
@@ -250,7 +250,7 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com"]
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
     assert rows[1]["company"] == "'+SUM(1)"
-    assert rows[0]["unsubscribe_url"].startswith("http://localhost/en/unsubscribe/")
+    assert rows[0]["unsubscribe_url"].startswith("http://127.0.0.1:5000/en/unsubscribe/")
     for value in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
         assert backoffice.neutralise(value) == "'" + value
     cli = app.test_cli_runner().invoke(args=["leads", "export", "--site-url", "https://www.iptor.test"])

@@ -90,7 +90,7 @@ def test_inquiry_mail_asks_for_confirmation_in_the_persons_language(smtp_app, sm
     person = mails["camille.martin@example.com"]
     assert person["Subject"] == subject
     assert person["Content-Language"] == lang
-    assert re.search(rf"http://localhost/{lang}/privacy/requests/verify/[A-Za-z0-9_-]{{43}}",
+    assert re.search(rf"http://127\.0\.0\.1:5000/{lang}/privacy/requests/verify/[A-Za-z0-9_-]{{43}}",
                      person.get_body(("plain",)).get_content())
 
 

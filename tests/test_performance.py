@@ -214,8 +214,8 @@ def test_replays_match_the_app_and_are_logged(app, client, caplog):
     again = client.get("/fr/privacy", headers={**headers, "If-None-Match": first.headers["ETag"]})
     assert not_modified.status_code == again.status_code == 304 and again.data == b""
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.getMessage() == "request"]
-    assert [(r["path"], r["status"], r["endpoint"], r["client"]) for r in lines] == \
-        [("/fr/privacy", 200, "pages.privacy", "127.0.0.0")] * 2 + [("/fr/privacy", 304, "pages.privacy", "127.0.0.0")] * 2
+    assert [(r["route"], r["status"], r["endpoint"], r["client"]) for r in lines] == \
+        [("/<lang>/privacy", 200, "pages.privacy", "127.0.0.0")] * 2 + [("/<lang>/privacy", 304, "pages.privacy", "127.0.0.0")] * 2
     assert len({r["request_id"] for r in lines}) == 4
     assert lines[1]["bytes"] == lines[0]["bytes"] == len(first.data) > 5_000
     assert lines[2]["bytes"] == lines[3]["bytes"] == 0

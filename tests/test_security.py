@@ -56,6 +56,8 @@ def test_session_cookie_is_http_only_lax_and_holds_nothing_personal(app, client)
 def test_cookies_are_secure_in_production(make_app, monkeypatch):
     monkeypatch.setenv("IPTOR_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SITE_URL", "https://localhost")
+    monkeypatch.setenv("TRUSTED_HOSTS", "localhost")
     app = make_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True
     client = app.test_client()
@@ -110,7 +112,7 @@ def test_one_json_log_line_per_request_with_nothing_personal(app, client, caplog
     lines = [formatter.format(record) for record in caplog.records]
     requests = [json.loads(line) for line in lines if json.loads(line)["message"] == "request"]
     assert len(requests) >= 4
-    post = next(r for r in requests if r["method"] == "POST" and r["path"] == "/de/demo")
+    post = next(r for r in requests if r["method"] == "POST" and r["route"] == "/<lang>/demo")
     assert post["request_id"] == "test-request-0001"
     assert post["status"] == 303
     for secret in ("Zacharias", "zacharias.quell", "Quellwerk", "5551234", "Geheimer", "Yvette", "yvette@",

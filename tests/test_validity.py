@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from iptor_site.config import PROJECT_ROOT
-from pagestates import TRACKING, all_states
+from pagestates import TRACKING, all_states, link_states
 
 VNU = PROJECT_ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
@@ -49,4 +49,20 @@ def test_every_page_is_valid_html(vnu, client, tmp_path):
         for m in messages if m.get("type") == "error"
     ]
     assert errors == []
+    assert result.returncode == 0
+
+
+def test_the_pages_behind_mailed_links_are_valid_html(vnu, client, tmp_path):
+    states = {name: html for lang in ("de", "fr") for name, html in link_states(client, lang).items()}
+    assert len(states) == 2 * 8
+    files = {}
+    for n, (name, html) in enumerate(states.items()):
+        assert html.startswith("<!doctype html>"), name
+        (tmp_path / f"link{n:02d}.html").write_text(html, "utf-8")
+        files[f"link{n:02d}.html"] = name
+    result = subprocess.run([*vnu, "--errors-only", "--format", "json", *sorted(str(tmp_path / f) for f in files)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(result.stderr or "{}").get("messages", [])
+    assert [f"{files[re.sub(r'^.*/', '', m.get('url', ''))]}: {m['message']}"
+            for m in messages if m.get("type") == "error"] == []
     assert result.returncode == 0

@@ -39,16 +39,23 @@ def create_command(email: str, role: str, password_stdin: bool) -> None:
 
 @leads_group.command("export")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
-@click.option("--site-url", envvar="SITE_URL", required=True, help="Base URL for the unsubscribe links.")
+@click.option("--site-url", help="Base URL for the unsubscribe links; by default the SITE_URL setting.")
 @with_appcontext
-def export_command(output, site_url: str) -> None:
+def export_command(output, site_url: str | None) -> None:
     """The marketing export as CSV (the same as the back-office's)."""
     from flask import current_app
 
-    with current_app.test_request_context(base_url=site_url):
-        output.write(backoffice.export_csv(db.session, dsr.unsubscribe_url))
-        backoffice.audit(db.session, "command line", "export-leads")
-        db.session.commit()
+    from .config import ConfigError, checked_site_url
+
+    if site_url:
+        try:
+            # The links are built by rendering.public_url, as in every mail, on this base.
+            current_app.config["SITE_URL"] = checked_site_url(site_url)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--site-url") from exc
+    output.write(backoffice.export_csv(db.session, dsr.unsubscribe_url))
+    backoffice.audit(db.session, "command line", "export-leads")
+    db.session.commit()
 
 
 def init_app(app: Flask) -> None:

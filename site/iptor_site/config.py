@@ -7,6 +7,7 @@ import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 #: Top-level project folder: templates/, static/, translations/ and legal/ live here.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -80,16 +81,59 @@ def _matching(name: str, pattern: str) -> str:
     return value
 
 
+#: The base of mailed links in development when SITE_URL is unset: where `make run` serves.
+DEVELOPMENT_SITE_URL = "http://127.0.0.1:5000"
+
+
+def _site_url(env: str) -> str:
+    """SITE_URL: the one base of every link in a mail. Production refuses to start
+    without it, so that no link is ever built from a request's Host header."""
+    value = os.environ.get("SITE_URL", "").strip().rstrip("/")
+    if not value:
+        if env == "production":
+            raise ConfigError("SITE_URL must be set when IPTOR_ENV=production (the public base URL, "
+                              "e.g. https://www.iptor.com): links in mail are built from it")
+        return ""
+    return checked_site_url(value)
+
+
+def checked_site_url(value: str) -> str:
+    """``value`` without a trailing slash if it is an http(s) base URL; else ConfigError."""
+    value = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?", value):
+        raise ConfigError(f"SITE_URL must be an http(s) URL without query or fragment, got {value!r}")
+    return value
+
+
+def _trusted_hosts(env: str, site_url: str) -> list[str] | None:
+    """TRUSTED_HOSTS: required in production, and it must include SITE_URL's host."""
+    hosts = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    if env != "production":
+        return hosts or None
+    if not hosts:
+        raise ConfigError("TRUSTED_HOSTS must be set when IPTOR_ENV=production (the host names the site "
+                          "answers to, comma-separated, e.g. www.iptor.com)")
+    from werkzeug.sansio.utils import host_is_trusted
+
+    if not host_is_trusted(urlsplit(site_url).hostname, hosts):
+        raise ConfigError(f"TRUSTED_HOSTS must include the host of SITE_URL ({site_url})")
+    return hosts
+
+
 def load_settings(instance_path: Path) -> dict:
     """All settings as a Flask config mapping."""
     env = os.environ.get("IPTOR_ENV", "development")
     if env not in {"development", "production"}:
         raise ConfigError("IPTOR_ENV must be 'development' or 'production'")
+    secret_key = _secret_key(env, instance_path)
+    site_url = _site_url(env)
     return {
         "IPTOR_ENV": env,
-        "SECRET_KEY": _secret_key(env, instance_path),
-        # Public base URL for canonical links and the sitemap; empty means the request's host.
-        "SITE_URL": os.environ.get("SITE_URL", "").rstrip("/"),
+        "SECRET_KEY": secret_key,
+        # Public base URL: every link in a mail is built on it (rendering.public_url), in
+        # development on DEVELOPMENT_SITE_URL when unset. Canonical links and the sitemap
+        # use it too; unset (development only), they name the request's host.
+        "SITE_URL": site_url,
         "SESSION_COOKIE_SECURE": _bool("COOKIE_SECURE", env == "production"),
         # Where the tags set their cookies, for deleting them on withdrawal; empty means the
         # registrable domain of SITE_URL (www.iptor.com → iptor.com).
@@ -152,8 +196,7 @@ def load_settings(instance_path: Path) -> dict:
         # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to believe.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Host names this site answers to (comma-separated); others get 400.
-        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
-        or None,
+        "TRUSTED_HOSTS": _trusted_hosts(env, site_url),
         "HSTS": _bool("HSTS", env == "production"),
         # Key of the hashes that stand in for addresses (suppressions, unsubscribe links).
         # Defaults to one derived from SECRET_KEY; set it so rotating SECRET_KEY keeps them.

@@ -18,7 +18,7 @@ from email import message_from_bytes, policy
 from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import insert_rows
@@ -74,10 +74,11 @@ def unsubscribe_token(address: str) -> str:
 
 
 def unsubscribe_url(address: str, lang: str) -> str:
-    """The link marketing mail to ``address`` carries (List-Unsubscribe and in the text)."""
-    from .rendering import absolute_url
+    """The link marketing mail to ``address`` carries (List-Unsubscribe and in the text),
+    and the marketing export's: on SITE_URL (``rendering.public_url``)."""
+    from .rendering import public_url
 
-    return absolute_url("privacy_requests.unsubscribe", lang=lang, token=unsubscribe_token(address))
+    return public_url("privacy_requests.unsubscribe", lang=lang, token=unsubscribe_token(address))
 
 
 def read_unsubscribe_token(token: str) -> str | None:
@@ -197,6 +198,31 @@ def check_token(session: Session, raw: str, purpose: str, now: datetime) -> tupl
     if row.expires_at <= now:
         return row, "expired"
     return row, None
+
+
+def claim_token(session: Session, row: RequestToken, now: datetime, *, expired: bool = False) -> bool:
+    """Spend the link: True for the one caller whose conditional UPDATE changed the row.
+
+    The database decides, not the read in ``check_token``: of concurrent requests with
+    the same link, every other one waits for the winner's transaction and then finds
+    ``used_at`` set. Act only on True, in the same transaction, and commit once.
+    ``expired`` claims a link past its lifetime (to renew it), else only a live one.
+    """
+    claim = (update(RequestToken).where(RequestToken.id == row.id, RequestToken.used_at.is_(None))
+             .values(used_at=now).execution_options(synchronize_session=False))
+    if not expired:
+        claim = claim.where(RequestToken.expires_at > now)
+    return session.execute(claim).rowcount == 1
+
+
+def claim_verification(session: Session, inquiry: PrivacyInquiry, now: datetime) -> bool:
+    """True for the one caller that confirms the request: a second submission of it
+    mails another verification link, and two links must not verify it twice."""
+    claim = (update(PrivacyInquiry)
+             .where(PrivacyInquiry.id == inquiry.id, PrivacyInquiry.status == "awaiting_verification",
+                    PrivacyInquiry.verified_at.is_(None))
+             .values(verified_at=now).execution_options(synchronize_session=False))
+    return session.execute(claim).rowcount == 1
 
 
 # --- what a verified request does by itself --------------------------------------------

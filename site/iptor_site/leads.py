@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from . import consent, dsr, ics, mail, slots
 from .db import insert_row, insert_rows, read_only
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
-from .rendering import absolute_url
+from .rendering import public_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
 
 TEAM_LOCALE = "en"
@@ -227,7 +227,7 @@ def new_link(purpose: str, endpoint: str, lang: str) -> Link:
     """A link to ``endpoint`` in ``lang`` with a fresh token for ``purpose``."""
     token = dsr.new_token()
     with force_locale(lang):
-        return Link(purpose, token, absolute_url(endpoint, lang=lang, token=token))
+        return Link(purpose, token, public_url(endpoint, lang=lang, token=token))
 
 
 #: The verification link (see ``new_link``) and the mail that carries it (see ``store_link``).

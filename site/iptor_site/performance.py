@@ -170,10 +170,10 @@ class FastPages:
 
     def _replay(self, hit, environ, start_response):
         started = time.perf_counter()
-        status, headers, body, endpoint, path = hit
+        status, headers, body, endpoint, route = hit
         request_id = requestlog.request_id(environ.get("HTTP_X_REQUEST_ID"))
         start_response(status, [*headers, ("X-Request-ID", request_id)])
-        requestlog.log_request(request_id, "GET", path, endpoint, int(status[:3]), started, len(body),
+        requestlog.log_request(request_id, "GET", route, endpoint, int(status[:3]), started, len(body),
                                stored_ip(environ.get("REMOTE_ADDR"), self.ip_storage))
         return [body]
 
@@ -196,8 +196,8 @@ class FastPages:
             if hasattr(result, "close"):
                 result.close()
         headers = [(name, value) for name, value in seen["headers"] if name.lower() != "x-request-id"]
-        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")  # as the log shows it
-        self.entries.put(key, (seen["status"], headers, body, shared, path))
+        # Logged as the app logged it: the route, never the path.
+        self.entries.put(key, (seen["status"], headers, body, shared, environ.get(requestlog.ROUTE)))
         return [body]
 
 

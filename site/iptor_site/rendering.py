@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, has_request_context, request, url_for
 
+from .config import DEVELOPMENT_SITE_URL
 from .i18n import LOCALES, current_locale
 
 #: hreflang for the unprefixed URL, which negotiates the language itself.
@@ -21,8 +22,24 @@ class Alternate:
     href: str
 
 
+def public_url(endpoint: str, **values) -> str:
+    """Absolute URL of a route on the public site: the one way links in mail (and the
+    marketing export's unsubscribe links) are built.
+
+    The base is SITE_URL (mandatory in production), in development without it
+    ``config.DEVELOPMENT_SITE_URL``; never the request's Host header, which the sender
+    of a request chooses. Works the same in a request, a command or the mail worker.
+    """
+    base = urlsplit(current_app.config["SITE_URL"] or DEVELOPMENT_SITE_URL)
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def absolute_url(endpoint: str, **values) -> str:
-    """Absolute URL of a route, on SITE_URL when it is set, else on the request's host."""
+    """Absolute URL of a route for a page's own links (canonical, hreflang, sitemap): on
+    SITE_URL when it is set, else, in development only, on the request's host.
+    Links that leave the site in mail use ``public_url``."""
     base = current_app.config["SITE_URL"]
     if base:
         return base + url_for(endpoint, **values)

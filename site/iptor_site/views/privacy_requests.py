@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_babel import format_date
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from .. import antispam, dsr, formflow, leads, selfservice, slots
 from ..extensions import csrf, db, limiter
@@ -73,34 +75,66 @@ def _problem_page(problem: str, token: str | None = None, status: int = 410):
     return render_template("privacy/link_problem.html", problem=problem, token=token), status
 
 
+def _deliberate() -> bool:
+    """A mailed link acts only on a POST with the CSRF token of the page it shows.
+
+    GET and HEAD (what link scanners and previews send) only show the page; the token
+    ties the POST to a person who opened that page and pressed its button.
+    """
+    if request.method != "POST":
+        return False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _link_page(template: str, **context):
+    """The page behind a mailed link: its button, and after a POST that did not count
+    (no or stale CSRF token) a notice to press it again, with 400."""
+    g.status_page = True
+    retry = request.method == "POST"
+    return render_template(template, retry=retry, **context), 400 if retry else 200
+
+
 @bp.route("/privacy/requests/verify/<token>", methods=["GET", "POST"])
+@csrf.exempt  # checked by _deliberate, so a stale token gets the page again, not a bare 400
 def verify(token: str):
-    """GET shows a confirm button; only the POST verifies, so mail scanners that
-    open links confirm nothing."""
+    """GET and HEAD show a confirm button; only its POST verifies, so mail scanners that
+    open links confirm nothing. The link is claimed in the database: one POST wins."""
     now = slots.now()
     row, problem = dsr.check_token(db.session, token, "verify", now)
     if problem:
         return _problem_page(problem, token if problem == "expired" else None,
                              404 if problem == "unknown" else 410)
     inquiry = row.inquiry
-    if request.method == "GET":
-        g.status_page = True
-        return render_template("privacy/verify.html", inquiry=inquiry,
-                               request_label=REQUEST_TYPES[inquiry.request_type])
-    row.used_at = now
+    if inquiry.status != "awaiting_verification":  # confirmed through another of its links
+        return _problem_page("used")
+    if not _deliberate():
+        return _link_page("privacy/verify.html", inquiry=inquiry, request_label=REQUEST_TYPES[inquiry.request_type])
+    if not dsr.claim_token(db.session, row, now):
+        db.session.rollback()
+        return _problem_page("used")
+    if not dsr.claim_verification(db.session, inquiry, now):
+        db.session.commit()  # this link is spent too
+        return _problem_page("used")
     result = selfservice.verify(db.session, inquiry, now)
     session[RESULT_KEY] = result
-    response = redirect(url_for(".request_done"), 303)
-    return response
+    return redirect(url_for(".request_done"), 303)
 
 
 @bp.post("/privacy/requests/verify/<token>/renew")
 def renew(token: str):
-    """An expired link: send a fresh one to the address on file (shown to nobody)."""
+    """An expired link: send a fresh one to the address on file (shown to nobody).
+    The expired link is spent by this, so it renews once."""
     now = slots.now()
     row, problem = dsr.check_token(db.session, token, "verify", now)
     if problem != "expired" or row.inquiry.status not in dsr.OPEN:
         return _problem_page(problem or "used", None, 410)
+    if not dsr.claim_token(db.session, row, now, expired=True):
+        db.session.rollback()
+        return _problem_page("used")
     leads.resend_verification(db.session, row.inquiry, now)
     g.status_page = True
     page = render_template("privacy/link_problem.html", problem="renewed", token=None)
@@ -119,16 +153,18 @@ def request_done():
 
 
 @bp.route("/privacy/requests/download/<token>", methods=["GET", "POST"])
+@csrf.exempt  # checked by _deliberate, as for verify
 def download(token: str):
-    """The person's data, once: GET shows the button, the POST hands over the file."""
+    """The person's data, once: GET and HEAD show the button, its POST hands over the file."""
     now = slots.now()
     row, problem = dsr.check_token(db.session, token, "download", now)
     if problem:
         return _problem_page(problem, None, 404 if problem == "unknown" else 410)
-    if request.method == "GET":
-        g.status_page = True
-        return render_template("privacy/download.html")
-    row.used_at = now
+    if not _deliberate():
+        return _link_page("privacy/download.html")
+    if not dsr.claim_token(db.session, row, now):
+        db.session.rollback()
+        return _problem_page("used")
     inquiry = row.inquiry
     archive = dsr.export_archive(db.session, inquiry.lead.email)
     dsr.change_status(db.session, inquiry, "completed", actor=dsr.SUBJECT, now=now, reason="data downloaded")
@@ -138,18 +174,25 @@ def download(token: str):
                              "Cache-Control": "no-store"})
 
 
+def _one_click() -> bool:
+    """The RFC 8058 one-click POST a mail provider sends: it carries nothing but this."""
+    return request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click"
+
+
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-@csrf.exempt  # the signed token is the authority; RFC 8058 one-click posts carry nothing else
+@csrf.exempt  # the RFC 8058 one-click POST carries no CSRF token; _deliberate checks the button's
 def unsubscribe(token: str):
-    """Marketing e-mail unsubscribe: a button on the page, or the one-click POST of RFC 8058."""
+    """Marketing e-mail unsubscribe: the button's POST, or the one-click POST of RFC 8058.
+    GET and HEAD only show the button."""
     hashed = dsr.read_unsubscribe_token(token)
     if hashed is None:
         return _problem_page("unknown", None, 404)
-    g.status_page = True
-    if request.method == "GET":
-        return render_template("privacy/unsubscribe.html", done=False)
+    one_click = _one_click()
+    if not one_click and not _deliberate():
+        return _link_page("privacy/unsubscribe.html", done=False)
     dsr.opt_out(db.session, hashed, source="unsubscribe", now=slots.now())
     db.session.commit()
-    if request.form.get("List-Unsubscribe") == "One-Click":
+    if one_click:
         return Response(status=200)
-    return render_template("privacy/unsubscribe.html", done=True)
+    g.status_page = True
+    return render_template("privacy/unsubscribe.html", done=True, retry=False)
