@@ -239,7 +239,7 @@ class Transport:
                 self.folder = Path(config["MAIL_DIR"])
                 self.folder.mkdir(parents=True, exist_ok=True)
             folder = self.folder
-            stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+            stamp = utcnow().strftime("%Y%m%dT%H%M%S.%f")  # files sort in the order they were written
             (folder / f"{stamp}-{row_id:08d}.eml").write_bytes(raw)
             return
         try:
