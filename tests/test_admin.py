@@ -85,6 +85,27 @@ def test_staff_are_created_from_the_command_line_with_argon2(app):
     assert short.exit_code != 0 and "12 characters" in short.output
 
 
+@pytest.mark.parametrize(("email", "message"), [
+    ("", "Error: an e-mail address is needed"),
+    ("   ", "Error: an e-mail address is needed"),
+    ("not-an-email", "Error: 'not-an-email' is not a valid e-mail address: An email address must have an @-sign."),
+    ("dpo@", "Error: 'dpo@' is not a valid e-mail address: There must be something after the @-sign."),
+    ("d po@iptor.com", "Error: 'd po@iptor.com' is not a valid e-mail address"),
+])
+def test_staff_need_a_valid_email(app, email, message):
+    result = app.test_cli_runner().invoke(args=["staff", "create", email, "--role", "privacy", "--password-stdin"],
+                                          input=PASSWORD + "\n")
+    assert result.exit_code == 1 and message in result.output
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    page = admin.get("/admin/staff").text
+    response = admin.post("/admin/staff", data={"csrf_token": csrf(page), "action": "create", "email": email,
+                                                "password": PASSWORD, "role": "sales"})
+    shown = "an e-mail address is needed" if not email.strip() else "is not a valid e-mail address"
+    assert response.status_code == 422 and shown in response.text
+    with app.app_context():
+        assert db.session.scalars(select(StaffUser.email)).all() == ["root@iptor.com"]
+
+
 def test_sign_in_and_out(app):
     client, response = sign_in(app, "sales@iptor.com", "sales")
     assert response.status_code == 303 and response.headers["Location"] == "/admin/"
@@ -204,6 +225,47 @@ def test_sign_in_is_rate_limited(app):
     assert statuses[-1] == 429 and set(statuses[:10]) == {401}
 
 
+def with_cookie(app, value):
+    """A new browser holding a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", value)
+    return thief
+
+
+def sent_to_sign_in(client) -> bool:
+    response = client.get("/admin/bookings")
+    return response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_signing_out_ends_every_copy_of_the_session(app, sales):
+    stolen = sales.get_cookie("session").value
+    assert with_cookie(app, stolen).get("/admin/bookings").status_code == 200
+    page = sales.get("/admin/").text
+    assert sales.post("/admin/logout", data={"csrf_token": csrf(page)}).status_code == 303
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    again, response = sign_in(app, "sales@iptor.com")  # a new sign-in gets a working session
+    assert response.status_code == 303 and again.get("/admin/bookings").status_code == 200
+    assert sent_to_sign_in(with_cookie(app, stolen))
+
+
+def test_deactivating_ends_the_accounts_sessions_for_good(app, sales):
+    stolen = sales.get_cookie("session").value
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    with app.app_context():
+        sales_id = db.session.scalar(select(StaffUser.id).where(StaffUser.email == "sales@iptor.com"))
+    page = admin.get("/admin/staff").text
+    assert admin.post("/admin/staff", data={"csrf_token": csrf(page), "action": "deactivate",
+                                            "id": str(sales_id)}).status_code == 303
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    with app.app_context():  # even if the account were switched back on, the old sessions stay ended
+        db.session.execute(text("UPDATE staff_users SET active = :yes WHERE id = :id"), {"yes": True, "id": sales_id})
+        db.session.commit()
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    assert sent_to_sign_in(sales)
+    with app.app_context():
+        assert "staff-deactivate" in db.session.scalars(select(AuditEntry.action)).all()
+
+
 def test_sessions_expire_when_idle(app, clock, sales):
     assert sales.get("/admin/bookings").status_code == 200
     clock.now = NOW + timedelta(minutes=31)
@@ -217,6 +279,30 @@ def test_next_only_leads_within_the_back_office(app):
     response = client.post("/admin/login?next=https://evil.example/",
                            data={"csrf_token": csrf(page), "email": "sales@iptor.com", "password": PASSWORD})
     assert response.headers["Location"] == "/admin/"
+
+
+OUT_OF_RANGE = ["0", "2147483647", "2147483648", "9223372036854775808", "99999999999999999999", "1" + "0" * 5000]
+
+
+def test_an_out_of_range_id_is_not_found(app, tmp_path):
+    book(app)
+    verified_request(app, tmp_path)
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    token = csrf(admin.get("/admin/staff").text)
+    for ident in ["-1", *OUT_OF_RANGE]:
+        for url in (f"/admin/bookings/{ident}", f"/admin/requests/{ident}"):
+            assert admin.get(url).status_code == 404, url
+        assert admin.post(f"/admin/bookings/{ident}/status",
+                          data={"csrf_token": token, "status": "held"}).status_code == 404, ident
+        assert admin.post(f"/admin/requests/{ident}/action",
+                          data={"csrf_token": token, "action": "start"}).status_code == 404, ident
+    for ident in OUT_OF_RANGE:
+        response = admin.post("/admin/staff", data={"csrf_token": token, "action": "deactivate", "id": ident})
+        assert response.status_code == 404, ident
+    for ident in ("", "-1", "x", "1e3", "\u0661"):
+        response = admin.post("/admin/staff", data={"csrf_token": token, "action": "deactivate", "id": ident})
+        assert response.status_code == 400, ident
+    assert admin.get("/admin/bookings/1").status_code == 200 and admin.get("/admin/requests/1").status_code == 200
 
 
 def test_posts_need_the_csrf_token(app, sales):
@@ -320,6 +406,7 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     book(app, "en", name="Restricted", email="restricted@example.com", marketing="y")
     book(app, "en", name="Objecting", email="objecting@example.com", marketing="y")
     book(app, "en", name="Plain Person", company="+SUM(1)", email="plain@example.com", marketing="y")
+    book(app, "en", name="|Pipe Person", company="\uff1dSUM(1)", email="pipe@example.com", marketing="y")
     with app.app_context():
         db.session.add(Suppression(email_hash=dsr.email_hash("suppressed@example.com"), created_at=NOW, source="unsubscribe"))
         for lead in db.session.scalars(select(Lead)):
@@ -329,15 +416,19 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     response = sales.get("/admin/leads.csv")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com"]
+    assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com", "pipe@example.com"]
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
     assert rows[1]["company"] == "'+SUM(1)"
+    assert (rows[2]["name"], rows[2]["company"]) == ("'|Pipe Person", "'\uff1dSUM(1)")
     assert rows[0]["unsubscribe_url"].startswith("http://localhost/en/unsubscribe/")
-    for value in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
+    for value in ("=1", "+1", "-1", "@x", "\tx", "\rx", ";=1", "|cmd", "\uff1d1", "\uff0b1", "\uff0d1", "\uff20x"):
         assert backoffice.neutralise(value) == "'" + value
+    assert [backoffice.neutralise(v) for v in ("Anna", "1-2", "a;b", "", None, 25)] == ["Anna", "1-2", "a;b", "", "", "25"]
     cli = app.test_cli_runner().invoke(args=["leads", "export", "--site-url", "https://www.iptor.test"])
     assert cli.exit_code == 0, cli.output
-    assert [r["email"] for r in csv.DictReader(io.StringIO(cli.output))] == ["formula@example.com", "plain@example.com"]
+    exported = list(csv.DictReader(io.StringIO(cli.output)))
+    assert [r["email"] for r in exported] == ["formula@example.com", "plain@example.com", "pipe@example.com"]
+    assert (exported[2]["name"], exported[2]["company"]) == ("'|Pipe Person", "'\uff1dSUM(1)")
     assert "https://www.iptor.test/en/unsubscribe/" in cli.output
 
 

@@ -35,8 +35,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
 BOOKING_STATUSES = ("booked", "held", "no-show", "cancelled")
-#: Ids beyond this fit no id column (SQLite's are 64-bit): such a URL is a 404, not a 500.
-MAX_ID = 2**63 - 1
+#: The largest id an Integer id column holds (PostgreSQL's are 32-bit, and refuse to even
+#: compare with a larger number): any id beyond it is a 404, not a 500.
+MAX_ID = 2**31 - 1
 #: One answer for an unknown account, a wrong password and a locked one.
 SIGN_IN_FAILED = (f"The e-mail address or password is not right, or sign-in from your network is paused: "
                   f"after {backoffice.MAX_FAILURES} failed attempts in a row it waits "
@@ -177,7 +178,9 @@ def bookings():
     return render_template("admin/bookings.html", rows=rows, statuses=BOOKING_STATUSES, args=args)
 
 
-@bp.get("/bookings/<int:booking_id>")
+# Ids are matched signed and of any length, then checked by _get_or_404: a negative or
+# out-of-range id is a 404 (unsigned, "-1" fell through to the GET-only catch-all: a 405).
+@bp.get("/bookings/<int(signed=True):booking_id>")
 @requires("sales")
 def booking(booking_id: int):
     row = _get_or_404(DemoBooking, booking_id)
@@ -186,7 +189,7 @@ def booking(booking_id: int):
     return render_template("admin/booking.html", row=row, statuses=BOOKING_STATUSES)
 
 
-@bp.post("/bookings/<int:booking_id>/status")
+@bp.post("/bookings/<int(signed=True):booking_id>/status")
 @requires("sales")
 def booking_status(booking_id: int):
     row = _get_or_404(DemoBooking, booking_id)
@@ -225,7 +228,7 @@ def requests_queue():
     return render_template("admin/requests.html", rows=rows, today=slots.now().date(), open=dsr.OPEN)
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<int(signed=True):request_id>")
 @requires("privacy")
 def privacy_request(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
@@ -236,7 +239,7 @@ def privacy_request(request_id: int):
     return render_template("admin/request.html", row=row, tokens=tokens, today=slots.now().date(), open=dsr.OPEN)
 
 
-@bp.post("/requests/<int:request_id>/action")
+@bp.post("/requests/<int(signed=True):request_id>/action")
 @requires("privacy")
 def request_action(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
