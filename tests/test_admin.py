@@ -3,6 +3,8 @@
 import csv
 import io
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,10 +35,11 @@ def csrf(page):
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
-def sign_in(app, email, role=None, password=PASSWORD):
+def sign_in(app, email, role=None, password=PASSWORD, address="127.0.0.1"):
     if role:
         make_staff(app, email, role)
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
     page = client.get("/admin/login").text
     response = client.post("/admin/login", data={"csrf_token": csrf(page), "email": email, "password": password})
     return client, response
@@ -44,12 +47,12 @@ def sign_in(app, email, role=None, password=PASSWORD):
 
 @pytest.fixture
 def sales(app):
-    return sign_in(app, "sales@iptor.test", "sales")[0]
+    return sign_in(app, "sales@iptor.com", "sales")[0]
 
 
 @pytest.fixture
 def privacy(app):
-    return sign_in(app, "dpo@iptor.test", "privacy")[0]
+    return sign_in(app, "dpo@iptor.com", "privacy")[0]
 
 
 def book(app, lang="de", **overrides):
@@ -70,20 +73,41 @@ def verified_request(app, tmp_path, request_type="rectification", lang="fr", ema
 
 
 def test_staff_are_created_from_the_command_line_with_argon2(app):
-    result = app.test_cli_runner().invoke(args=["staff", "create", "Admin@Iptor.test", "--role", "admin",
+    result = app.test_cli_runner().invoke(args=["staff", "create", "Admin@Iptor.com", "--role", "admin",
                                                 "--password-stdin"], input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalars(select(StaffUser)).one()
-        assert (user.email, user.role) == ("admin@iptor.test", "admin")
+        assert (user.email, user.role) == ("admin@iptor.com", "admin")
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
-    short = app.test_cli_runner().invoke(args=["staff", "create", "x@iptor.test", "--role", "sales",
+    short = app.test_cli_runner().invoke(args=["staff", "create", "x@iptor.com", "--role", "sales",
                                                "--password-stdin"], input="short\n")
     assert short.exit_code != 0 and "12 characters" in short.output
 
 
+@pytest.mark.parametrize(("email", "message"), [
+    ("", "Error: an e-mail address is needed"),
+    ("   ", "Error: an e-mail address is needed"),
+    ("not-an-email", "Error: 'not-an-email' is not a valid e-mail address: An email address must have an @-sign."),
+    ("dpo@", "Error: 'dpo@' is not a valid e-mail address: There must be something after the @-sign."),
+    ("d po@iptor.com", "Error: 'd po@iptor.com' is not a valid e-mail address"),
+])
+def test_staff_need_a_valid_email(app, email, message):
+    result = app.test_cli_runner().invoke(args=["staff", "create", email, "--role", "privacy", "--password-stdin"],
+                                          input=PASSWORD + "\n")
+    assert result.exit_code == 1 and message in result.output
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    page = admin.get("/admin/staff").text
+    response = admin.post("/admin/staff", data={"csrf_token": csrf(page), "action": "create", "email": email,
+                                                "password": PASSWORD, "role": "sales"})
+    shown = "an e-mail address is needed" if not email.strip() else "is not a valid e-mail address"
+    assert response.status_code == 422 and shown in response.text
+    with app.app_context():
+        assert db.session.scalars(select(StaffUser.email)).all() == ["root@iptor.com"]
+
+
 def test_sign_in_and_out(app):
-    client, response = sign_in(app, "sales@iptor.test", "sales")
+    client, response = sign_in(app, "sales@iptor.com", "sales")
     assert response.status_code == 303 and response.headers["Location"] == "/admin/"
     assert "Demo bookings" in client.get("/admin/").text
     page = client.get("/admin/").text
@@ -91,35 +115,156 @@ def test_sign_in_and_out(app):
     assert client.get("/admin/bookings").headers["Location"].startswith("/admin/login")
 
 
-def test_wrong_password_and_lockout(app):
-    make_staff(app, "sales@iptor.test", "sales")
-    for _ in range(5):
-        _, response = sign_in(app, "sales@iptor.test", password="wrong password!")
-        assert response.status_code == 401 and "not right" in response.text
-    _, response = sign_in(app, "sales@iptor.test")  # the right password, but locked
-    assert response.status_code == 401 and "locked" in response.text
-    _, unknown = sign_in(app, "nobody@iptor.test")
-    assert unknown.status_code == 401
+def answer(response) -> str:
+    """The page without what differs from one sign-in form to another (token, typed address)."""
+    page = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", response.text)
+    return re.sub(r'name="email"[^>]*value="[^"]*"', "", page)
+
+
+def test_wrong_password_unknown_account_and_lockout_answer_alike(app):
+    make_staff(app, "sales@iptor.com", "sales")
+    wrong = [sign_in(app, "sales@iptor.com", password="wrong password!")[1] for _ in range(5)]
+    locked = sign_in(app, "sales@iptor.com")[1]  # the right password, but locked
+    unknown = sign_in(app, "nobody@iptor.com")[1]
+    for response in [*wrong, locked, unknown]:
+        assert response.status_code == 401
+        assert answer(response) == answer(wrong[0])
+    assert "The e-mail address or password is not right, or sign-in from your network is paused" in wrong[0].text
     with app.app_context():
         actions = db.session.scalars(select(AuditEntry.action)).all()
-    assert actions.count("login-failed") == 5 and "account-locked" in actions
+    assert actions.count("login-failed") == 5 and actions.count("account-locked") == 1
+    assert actions.count("login-refused-locked") == 1
+
+
+class CountingHasher:
+    """The site's Argon2 hasher, noting each hash a password is verified against."""
+
+    def __init__(self, hasher):
+        self.hasher, self.verified, self.lock = hasher, [], threading.Lock()
+
+    def verify(self, password_hash, password):
+        with self.lock:
+            self.verified.append(password_hash)
+        return self.hasher.verify(password_hash, password)
+
+    def __getattr__(self, name):
+        return getattr(self.hasher, name)
+
+
+def test_a_burst_of_wrong_passwords_checks_five_and_locks(app, monkeypatch):
+    """Concurrently, from 12 addresses of one network: 5 passwords are checked, 7 find the lock.
+    (12 stays below the PostgreSQL pool's 15 connections, so no request waits for one.)"""
+    make_staff(app, "sales@iptor.com", "sales")
+    with app.app_context():
+        real_hash = db.session.scalar(select(StaffUser.password_hash))
+    hasher = CountingHasher(backoffice._hasher)
+    monkeypatch.setattr(backoffice, "_hasher", hasher)
+    clients, tokens = [], []
+    for n in range(12):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        tokens.append(csrf(client.get("/admin/login").text))
+        clients.append(client)
+    start = threading.Barrier(len(clients))
+
+    def attempt(n):
+        start.wait()
+        return clients[n].post("/admin/login", data={"csrf_token": tokens[n], "email": "sales@iptor.com",
+                                                     "password": f"wrong password {n}"})
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        responses = list(pool.map(attempt, range(len(clients))))
+    assert [r.status_code for r in responses] == [401] * 12
+    assert {answer(r) for r in responses} == {answer(responses[0])}
+    assert hasher.verified.count(real_hash) == 5 and len(hasher.verified) == 12
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert actions.count("login-failed") == 5 and actions.count("account-locked") == 1
+    assert actions.count("login-refused-locked") == 7
+    # The right password from that network is refused too, until the lock ends.
+    assert sign_in(app, "sales@iptor.com", address="198.51.100.200")[1].status_code == 401
+
+
+def test_an_attackers_network_locks_only_itself(app):
+    make_staff(app, "sales@iptor.com", "sales")
+    for n in range(5):
+        sign_in(app, "sales@iptor.com", password="wrong password!", address=f"198.51.100.{n + 1}")
+    assert sign_in(app, "sales@iptor.com", address="198.51.100.99")[1].status_code == 401
+    assert sign_in(app, "sales@iptor.com", address="203.0.113.20")[1].status_code == 303
+    assert sign_in(app, "sales@iptor.com", address="2001:db8:1::5")[1].status_code == 303
+    assert sign_in(app, "sales@iptor.com", address="198.51.100.99")[1].status_code == 401
+
+
+def test_failures_count_in_a_row(app):
+    make_staff(app, "sales@iptor.com", "sales")
+    for _ in range(2):
+        for n in range(4):
+            response = sign_in(app, "sales@iptor.com", password="wrong password!", address=f"198.51.100.{n}")[1]
+            assert response.status_code == 401
+        assert sign_in(app, "sales@iptor.com", address="198.51.100.9")[1].status_code == 303  # the count restarts
 
 
 def test_lockout_ends(app, clock):
-    make_staff(app, "sales@iptor.test", "sales")
+    make_staff(app, "sales@iptor.com", "sales")
     for _ in range(5):
-        sign_in(app, "sales@iptor.test", password="wrong password!")
+        sign_in(app, "sales@iptor.com", password="wrong password!")
+    clock.now = NOW + timedelta(minutes=14)
+    assert sign_in(app, "sales@iptor.com")[1].status_code == 401
     clock.now = NOW + timedelta(minutes=16)
-    assert sign_in(app, "sales@iptor.test")[1].status_code == 303
+    for n in range(4):  # the count starts again (other addresses of the network: the rate limit)
+        response = sign_in(app, "sales@iptor.com", password="wrong password!", address=f"127.0.0.{n + 2}")[1]
+        assert response.status_code == 401
+    assert sign_in(app, "sales@iptor.com", address="127.0.0.9")[1].status_code == 303
 
 
 def test_sign_in_is_rate_limited(app):
-    make_staff(app, "sales@iptor.test", "sales")
+    make_staff(app, "sales@iptor.com", "sales")
     client = app.test_client()
     page = client.get("/admin/login").text
-    statuses = [client.post("/admin/login", data={"csrf_token": csrf(page), "email": "x@iptor.test",
+    statuses = [client.post("/admin/login", data={"csrf_token": csrf(page), "email": "x@iptor.com",
                                                   "password": "nope"}).status_code for _ in range(11)]
     assert statuses[-1] == 429 and set(statuses[:10]) == {401}
+
+
+def with_cookie(app, value):
+    """A new browser holding a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", value)
+    return thief
+
+
+def sent_to_sign_in(client) -> bool:
+    response = client.get("/admin/bookings")
+    return response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_signing_out_ends_every_copy_of_the_session(app, sales):
+    stolen = sales.get_cookie("session").value
+    assert with_cookie(app, stolen).get("/admin/bookings").status_code == 200
+    page = sales.get("/admin/").text
+    assert sales.post("/admin/logout", data={"csrf_token": csrf(page)}).status_code == 303
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    again, response = sign_in(app, "sales@iptor.com")  # a new sign-in gets a working session
+    assert response.status_code == 303 and again.get("/admin/bookings").status_code == 200
+    assert sent_to_sign_in(with_cookie(app, stolen))
+
+
+def test_deactivating_ends_the_accounts_sessions_for_good(app, sales):
+    stolen = sales.get_cookie("session").value
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    with app.app_context():
+        sales_id = db.session.scalar(select(StaffUser.id).where(StaffUser.email == "sales@iptor.com"))
+    page = admin.get("/admin/staff").text
+    assert admin.post("/admin/staff", data={"csrf_token": csrf(page), "action": "deactivate",
+                                            "id": str(sales_id)}).status_code == 303
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    with app.app_context():  # even if the account were switched back on, the old sessions stay ended
+        db.session.execute(text("UPDATE staff_users SET active = :yes WHERE id = :id"), {"yes": True, "id": sales_id})
+        db.session.commit()
+    assert sent_to_sign_in(with_cookie(app, stolen))
+    assert sent_to_sign_in(sales)
+    with app.app_context():
+        assert "staff-deactivate" in db.session.scalars(select(AuditEntry.action)).all()
 
 
 def test_sessions_expire_when_idle(app, clock, sales):
@@ -129,12 +274,36 @@ def test_sessions_expire_when_idle(app, clock, sales):
 
 
 def test_next_only_leads_within_the_back_office(app):
-    make_staff(app, "sales@iptor.test", "sales")
+    make_staff(app, "sales@iptor.com", "sales")
     client = app.test_client()
     page = client.get("/admin/login?next=https://evil.example/").text
     response = client.post("/admin/login?next=https://evil.example/",
-                           data={"csrf_token": csrf(page), "email": "sales@iptor.test", "password": PASSWORD})
+                           data={"csrf_token": csrf(page), "email": "sales@iptor.com", "password": PASSWORD})
     assert response.headers["Location"] == "/admin/"
+
+
+OUT_OF_RANGE = ["0", "2147483647", "2147483648", "9223372036854775808", "99999999999999999999", "1" + "0" * 5000]
+
+
+def test_an_out_of_range_id_is_not_found(app, tmp_path):
+    book(app)
+    verified_request(app, tmp_path)
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
+    token = csrf(admin.get("/admin/staff").text)
+    for ident in ["-1", *OUT_OF_RANGE]:
+        for url in (f"/admin/bookings/{ident}", f"/admin/requests/{ident}"):
+            assert admin.get(url).status_code == 404, url
+        assert admin.post(f"/admin/bookings/{ident}/status",
+                          data={"csrf_token": token, "status": "held"}).status_code == 404, ident
+        assert admin.post(f"/admin/requests/{ident}/action",
+                          data={"csrf_token": token, "action": "start"}).status_code == 404, ident
+    for ident in OUT_OF_RANGE:
+        response = admin.post("/admin/staff", data={"csrf_token": token, "action": "deactivate", "id": ident})
+        assert response.status_code == 404, ident
+    for ident in ("", "-1", "x", "1e3", "\u0661"):
+        response = admin.post("/admin/staff", data={"csrf_token": token, "action": "deactivate", "id": ident})
+        assert response.status_code == 400, ident
+    assert admin.get("/admin/bookings/1").status_code == 200 and admin.get("/admin/requests/1").status_code == 200
 
 
 def test_posts_need_the_csrf_token(app, sales):
@@ -159,7 +328,7 @@ def test_roles_are_enforced_on_the_server(app, tmp_path, sales, privacy):
         assert sales.get(url).status_code == 200, url
     for url in PRIVACY_URLS:
         assert privacy.get(url).status_code == 200, url
-    admin, _ = sign_in(app, "root@iptor.test", "admin")
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
     for url in SALES_URLS + PRIVACY_URLS + ADMIN_URLS:
         assert admin.get(url).status_code == 200, url
 
@@ -201,7 +370,7 @@ def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
     verified_request(app, tmp_path, "rectification", "fr")
     verified_request(app, tmp_path, "complaint", "de", email="karl@example.de")
     clock.now = NOW + timedelta(days=31)
-    privacy, _ = sign_in(app, "dpo@iptor.test", "privacy")
+    privacy, _ = sign_in(app, "dpo@iptor.com", "privacy")
     queue = privacy.get("/admin/requests").text
     assert queue.index("#1") < queue.index("#2") and "overdue" in queue
     page = privacy.get("/admin/requests/1").text
@@ -226,7 +395,7 @@ def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
     with app.app_context():
         statuses = db.session.scalars(select(PrivacyInquiry.status).order_by(PrivacyInquiry.id)).all()
         assert statuses == ["completed", "rejected"]
-        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "dpo@iptor.test")).all()
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "dpo@iptor.com")).all()
         assert {"request-start", "request-extend", "request-complete", "request-reject"} <= set(actions)
     assert act(1, "reject", reason="late").status_code == 409  # closed requests stay closed
 
@@ -238,6 +407,7 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     book(app, "en", name="Restricted", email="restricted@example.com", marketing="y")
     book(app, "en", name="Objecting", email="objecting@example.com", marketing="y")
     book(app, "en", name="Plain Person", company="+SUM(1)", email="plain@example.com", marketing="y")
+    book(app, "en", name="|Pipe Person", company="\uff1dSUM(1)", email="pipe@example.com", marketing="y")
     with app.app_context():
         db.session.add(Suppression(email_hash=dsr.email_hash("suppressed@example.com"), created_at=NOW, source="unsubscribe"))
         for lead in db.session.scalars(select(Lead)):
@@ -247,15 +417,19 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     response = sales.get("/admin/leads.csv")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com"]
+    assert [r["email"] for r in rows] == ["formula@example.com", "plain@example.com", "pipe@example.com"]
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
     assert rows[1]["company"] == "'+SUM(1)"
+    assert (rows[2]["name"], rows[2]["company"]) == ("'|Pipe Person", "'\uff1dSUM(1)")
     assert rows[0]["unsubscribe_url"].startswith("http://127.0.0.1:5000/en/unsubscribe/")
-    for value in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
+    for value in ("=1", "+1", "-1", "@x", "\tx", "\rx", ";=1", "|cmd", "\uff1d1", "\uff0b1", "\uff0d1", "\uff20x"):
         assert backoffice.neutralise(value) == "'" + value
+    assert [backoffice.neutralise(v) for v in ("Anna", "1-2", "a;b", "", None, 25)] == ["Anna", "1-2", "a;b", "", "", "25"]
     cli = app.test_cli_runner().invoke(args=["leads", "export", "--site-url", "https://www.iptor.test"])
     assert cli.exit_code == 0, cli.output
-    assert [r["email"] for r in csv.DictReader(io.StringIO(cli.output))] == ["formula@example.com", "plain@example.com"]
+    exported = list(csv.DictReader(io.StringIO(cli.output)))
+    assert [r["email"] for r in exported] == ["formula@example.com", "plain@example.com", "pipe@example.com"]
+    assert (exported[2]["name"], exported[2]["company"]) == ("'|Pipe Person", "'\uff1dSUM(1)")
     assert "https://www.iptor.test/en/unsubscribe/" in cli.output
 
 
@@ -272,7 +446,7 @@ def test_audit_log_is_append_only(app, sales):
                 db.session.execute(text(statement))
             db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 2
-    admin, _ = sign_in(app, "root@iptor.test", "admin")
+    admin, _ = sign_in(app, "root@iptor.com", "admin")
     assert "export-leads" in admin.get("/admin/audit").text
 
 

@@ -273,7 +273,7 @@ def test_privacy_officer_extends_and_completes_a_request(browser, server, app, t
     from iptor_site.slots import now
 
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.test", "correct horse battery staple", "privacy", now())
+        backoffice.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", now())
         db.session.commit()
     # A verified request, filed and confirmed as the person would.
     client = app.test_client()
@@ -288,7 +288,7 @@ def test_privacy_officer_extends_and_completes_a_request(browser, server, app, t
     context = browser.new_context(base_url=server)
     officer = context.new_page()
     officer.goto("/admin/requests")
-    officer.get_by_label("E-mail").fill("dpo@iptor.test")
+    officer.get_by_label("E-mail").fill("dpo@iptor.com")
     officer.get_by_label("Password").fill("correct horse battery staple")
     officer.get_by_role("button", name="Sign in").click()
     officer.wait_for_url(re.compile(r"/admin/requests$"))
@@ -302,7 +302,7 @@ def test_privacy_officer_extends_and_completes_a_request(browser, server, app, t
     officer.get_by_role("button", name="Complete").click()
     assert "complete done" in officer.locator(".notice").inner_text()
     history = officer.locator(".history").inner_text()
-    assert "verified → extended by dpo@iptor.test" in history and "extended → completed by dpo@iptor.test" in history
+    assert "verified → extended by dpo@iptor.com" in history and "extended → completed by dpo@iptor.com" in history
     context.close()
     wanted = {"Wir benötigen mehr Zeit für Ihre Datenschutzanfrage", "Ihre Datenschutzanfrage wurde abgeschlossen"}
     mails = wait_for_mails(tmp_path, lambda ms: wanted <= {m["Subject"] for m in ms}, app)

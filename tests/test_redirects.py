@@ -85,7 +85,7 @@ def test_the_cookie_form_follows_a_path_on_the_site(tracking_app):
 def admin_app(make_app):
     app = make_app(CLOCK=lambda: NOW)
     with app.app_context():
-        backoffice.create_staff(db.session, "sales@iptor.test", PASSWORD, "sales", NOW)
+        backoffice.create_staff(db.session, "sales@iptor.com", PASSWORD, "sales", NOW)
         db.session.commit()
     return app
 
@@ -95,7 +95,7 @@ def sign_in_with_next(app, value):
     page = client.get("/admin/login", query_string={"next": value}).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     return client.post("/admin/login", query_string={"next": value},
-                       data={"csrf_token": token, "email": "sales@iptor.test", "password": PASSWORD})
+                       data={"csrf_token": token, "email": "sales@iptor.com", "password": PASSWORD})
 
 
 @pytest.mark.parametrize("value", [*OFF_SITE, "/\t/admin", "/en/pricing"])

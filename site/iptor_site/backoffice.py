@@ -9,12 +9,16 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import and_, case, delete, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import dsr
 from .models import AuditEntry, DemoBooking, Lead, StaffUser, Suppression
-from .models.staff import ROLES
+from .models.base import UTCDateTime
+from .models.staff import ROLES, StaffSignInFailures
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -33,51 +37,107 @@ def audit(session: Session, actor: str, action: str, target: str | None = None,
     session.add(AuditEntry(at=now or clock(), actor=actor, action=action, target=target, details=details))
 
 
+def normal_email(email: str) -> str:
+    return email.strip().casefold()
+
+
 def create_staff(session: Session, email: str, password: str, role: str, now: datetime) -> StaffUser:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not email.strip():
+        raise ValueError("an e-mail address is needed")
+    try:
+        # The same check as the site's forms; no DNS look-up, so accounts can be made offline.
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{email.strip()!r} is not a valid e-mail address: {exc}") from None
     if len(password) < 12:
         raise ValueError("the password needs at least 12 characters")
-    email = email.strip().casefold()
+    email = normal_email(email)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise ValueError(f"{email} exists already")
     user = StaffUser(email=email, password_hash=_hasher.hash(password), role=role, active=True,
-                     created_at=now, failed_logins=0)
+                     created_at=now, session_epoch=0)
     session.add(user)
     return user
 
 
-class LockedOut(Exception):
-    def __init__(self, until: datetime):
-        super().__init__(until)
-        self.until = until
+def authenticate(session: Session, email: str, password: str, network: str, now: datetime) -> StaffUser | None:
+    """The account, if the password is right; else None, alike for an unknown or inactive
+    account, a wrong password and a locked one, each after one Argon2 verification.
 
-
-def authenticate(session: Session, email: str, password: str, now: datetime) -> StaffUser | None:
-    """The account, if the password is right; counts failures and locks the account
-    for a while after MAX_FAILURES in a row. Raises LockedOut while locked."""
-    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().casefold()))
-    if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+    Failures are counted per account and client ``network`` (the truncated address):
+    MAX_FAILURES in a row lock that network out of that account for LOCKOUT, so an
+    attacker's network locks only itself. Each attempt first claims its place in the
+    count with one conditional statement, which also sets the lock on the last place;
+    only an attempt that got a place is checked against the account's hash. However
+    many arrive at once, at most MAX_FAILURES wrong passwords are tried before the lock.
+    """
+    user = session.scalar(select(StaffUser).where(StaffUser.email == normal_email(email),
+                                                  StaffUser.active.is_(True)))
+    if user is None:
+        _verify_dummy(password)
         return None
-    if user.locked_until and user.locked_until > now:
-        raise LockedOut(user.locked_until)
+    place = _claim_attempt(session, user.id, network, now)
+    if place is None:  # locked: the same work and the same answer as a wrong password
+        _verify_dummy(password)
+        audit(session, user.email, "login-refused-locked", f"staff #{user.id}", f"network {network}", now=now)
+        return None
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            audit(session, user.email, "account-locked", f"staff #{user.id}", now=now)
-        audit(session, user.email, "login-failed", f"staff #{user.id}", now=now)
+        audit(session, user.email, "login-failed", f"staff #{user.id}", f"network {network}", now=now)
+        if place >= MAX_FAILURES:
+            audit(session, user.email, "account-locked", f"staff #{user.id}",
+                  f"network {network} until {(now + LOCKOUT).isoformat()}", now=now)
         return None
+    session.execute(delete(StaffSignInFailures).where(StaffSignInFailures.staff_id == user.id,
+                                                      StaffSignInFailures.network == network))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     return user
+
+
+def _verify_dummy(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASH, password)
+
+
+def _claim_attempt(session: Session, staff_id: int, network: str, now: datetime) -> int | None:
+    """Count one more attempt for the account from ``network`` and return its place in
+    the row (1 to MAX_FAILURES), or None while the network is locked out. One statement:
+    the database, not Python, decides, so concurrent attempts each get their own place.
+    A successful attempt deletes the row; an expired lock starts the count again."""
+    table = StaffSignInFailures.__table__
+    col = table.c
+    at = literal(now, UTCDateTime())
+    expired = and_(col.locked_until.is_not(None), col.locked_until <= at)
+    place = case((expired, 1), else_=col.failures + 1)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(staff_id=staff_id, network=network, failures=1,
+                locked_until=now + LOCKOUT if MAX_FAILURES <= 1 else None)
+        .on_conflict_do_update(
+            index_elements=[col.staff_id, col.network],
+            set_={"failures": place,
+                  "locked_until": case((place >= MAX_FAILURES, literal(now + LOCKOUT, UTCDateTime())), else_=None)},
+            where=or_(col.locked_until.is_(None), col.locked_until <= at),
+        )
+        .returning(col.failures)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def end_sessions(session: Session, staff_id: int, deactivate: bool = False) -> bool:
+    """End every session of the account now (sign-out, deactivation): the epoch each
+    session carries no longer matches. False when there is no such (active) account."""
+    values = {"session_epoch": StaffUser.session_epoch + 1}
+    if deactivate:
+        values["active"] = False
+    changed = session.execute(update(StaffUser).where(StaffUser.id == staff_id, StaffUser.active.is_(True))
+                              .values(**values))
+    return changed.rowcount == 1
 
 
 def may(role: str, area: str) -> bool:
@@ -86,7 +146,9 @@ def may(role: str, area: str) -> bool:
 
 # --- the marketing export ---------------------------------------------------------------
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What spreadsheets read as the start of a formula, including Excel with a semicolon
+# list separator (as in the Netherlands, France and Germany) and full-width signs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", ";", "|", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 EXPORT_COLUMNS = ("lead_id", "created_at", "kind", "language", "name", "email", "company", "country", "users",
                   "unsubscribe_url")
 

@@ -1,7 +1,7 @@
 """Proof of consent: what a person was shown, in their language, and what they ticked.
 
 Stamps, their statements and the wordings are append-only, in the application (the
-ORM guard below) and in the database (triggers, migration 0011). Each stamp is a
+ORM guard below) and in the database (triggers, migration 0006). Each stamp is a
 link of a hash chain: ``hash`` covers the previous stamp's hash, the stamp's time
 and ``digest``, a salted SHA-256 of everything else the stamp records. Erasing a
 person turns their stamp into a tombstone (see ``ConsentStamp``): the chain keeps
@@ -22,7 +22,7 @@ from .base import Base, UTCDateTime
 #: The ``prev_hash`` of the first stamp.
 GENESIS = "0" * 64
 
-#: The columns an erasure empties; the database's erase rule (migration 0011) lists them too.
+#: The columns an erasure empties; the database's erase rule (migration 0006) lists them too.
 PERSONAL_COLUMNS = ("lead_id", "locale", "policy_version", "form_name", "form_version", "page_url",
                     "ip_address", "user_agent", "cookie_consent_id", "salt")
 

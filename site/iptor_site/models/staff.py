@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, Text, event
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime
@@ -21,7 +21,24 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    #: Stored in each session at sign-in and compared on every request: raising it
+    #: (sign-out, deactivation) ends every session of the account at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StaffSignInFailures(Base):
+    """Failed sign-ins in a row, per account and client network (a /24 or /48).
+
+    An attacker's network locks only itself out; the staff member signs in from theirs.
+    The counter is changed only by single conditional statements (see
+    ``backoffice.authenticate``), so concurrent attempts cannot pass it.
+    """
+
+    __tablename__ = "staff_sign_in_failures"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import or_, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from .. import backoffice, dsr, leads, mail, slots
+from .. import backoffice, consent, dsr, leads, mail, slots
 from ..extensions import db, limiter
 from ..models import AuditEntry, CookieConsentEvent, DemoBooking, Lead, PrivacyInquiry, RequestToken, StaffUser
 from ..models.staff import ROLES
@@ -36,6 +36,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
 BOOKING_STATUSES = ("booked", "held", "no-show", "cancelled")
+#: The largest id an Integer id column holds (PostgreSQL's are 32-bit, and refuse to even
+#: compare with a larger number): any id beyond it is a 404, not a 500.
+MAX_ID = 2**31 - 1
+#: One answer for an unknown account, a wrong password and a locked one.
+SIGN_IN_FAILED = (f"The e-mail address or password is not right, or sign-in from your network is paused: "
+                  f"after {backoffice.MAX_FAILURES} failed attempts in a row it waits "
+                  f"{int(backoffice.LOCKOUT.total_seconds() // 60)} minutes.")
 
 
 class LoginForm(FlaskForm):
@@ -55,7 +62,8 @@ def load_staff():
     started = datetime.fromisoformat(session.get("staff_login_at", "1970-01-01T00:00:00+00:00"))
     seen = datetime.fromisoformat(session.get("staff_seen_at", "1970-01-01T00:00:00+00:00"))
     user = db.session.get(StaffUser, staff_id)
-    if user is None or not user.active or now - seen > IDLE or now - started > ABSOLUTE:
+    if (user is None or not user.active or session.get("staff_epoch") != user.session_epoch
+            or now - seen > IDLE or now - started > ABSOLUTE):
         session.clear()
         return
     session["staff_seen_at"] = now.isoformat()
@@ -81,6 +89,8 @@ def requires(area: str):
 
 
 def _get_or_404(model, ident: int):
+    if not 0 < ident <= MAX_ID:
+        abort(404)
     row = db.session.get(model, ident)
     if row is None:
         abort(404)
@@ -98,16 +108,15 @@ def login():
     error = None
     if form.validate_on_submit():
         now = slots.now()
-        try:
-            user = backoffice.authenticate(db.session, form.email.data, form.password.data, now)
-        except backoffice.LockedOut:
-            user, error = None, "This account is locked after too many failed attempts. Try again later."
+        # Failures count per account and network: an attacker's network locks only itself.
+        network = consent.stored_ip(request.remote_addr, "truncated") or "unknown"
+        user = backoffice.authenticate(db.session, form.email.data, form.password.data, network, now)
+        if user is None:
+            error = SIGN_IN_FAILED
         else:
-            if user is None:
-                error = "The e-mail address or password is not right."
-        if user is not None:
             session.clear()  # a new session for the signed-in staff member
-            session.update(staff_id=user.id, staff_login_at=now.isoformat(), staff_seen_at=now.isoformat())
+            session.update(staff_id=user.id, staff_epoch=user.session_epoch, staff_login_at=now.isoformat(),
+                           staff_seen_at=now.isoformat())
             backoffice.audit(db.session, user.email, "login", f"staff #{user.id}", now=now)
             db.session.commit()
             return redirect(safe_next(request.args.get("next"), url_for(".dashboard"), within="/admin"), 303)
@@ -118,6 +127,8 @@ def login():
 @bp.post("/logout")
 def logout():
     if g.staff is not None:
+        # Every session of the account ends, including any copy of this one's cookie.
+        backoffice.end_sessions(db.session, g.staff.id)
         _audit("logout", f"staff #{g.staff.id}")
         db.session.commit()
     session.clear()
@@ -162,7 +173,9 @@ def bookings():
     return render_template("admin/bookings.html", rows=rows, statuses=BOOKING_STATUSES, args=args)
 
 
-@bp.get("/bookings/<int:booking_id>")
+# Ids are matched signed and of any length, then checked by _get_or_404: a negative or
+# out-of-range id is a 404 (unsigned, "-1" fell through to the GET-only catch-all: a 405).
+@bp.get("/bookings/<int(signed=True):booking_id>")
 @requires("sales")
 def booking(booking_id: int):
     row = _get_or_404(DemoBooking, booking_id)
@@ -171,7 +184,7 @@ def booking(booking_id: int):
     return render_template("admin/booking.html", row=row, statuses=BOOKING_STATUSES)
 
 
-@bp.post("/bookings/<int:booking_id>/status")
+@bp.post("/bookings/<int(signed=True):booking_id>/status")
 @requires("sales")
 def booking_status(booking_id: int):
     row = _get_or_404(DemoBooking, booking_id)
@@ -210,7 +223,7 @@ def requests_queue():
     return render_template("admin/requests.html", rows=rows, today=slots.now().date(), open=dsr.OPEN)
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<int(signed=True):request_id>")
 @requires("privacy")
 def privacy_request(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
@@ -221,7 +234,7 @@ def privacy_request(request_id: int):
     return render_template("admin/request.html", row=row, tokens=tokens, today=slots.now().date(), open=dsr.OPEN)
 
 
-@bp.post("/requests/<int:request_id>/action")
+@bp.post("/requests/<int(signed=True):request_id>/action")
 @requires("privacy")
 def request_action(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
@@ -276,11 +289,14 @@ def staff():
     error = None
     if request.method == "POST":
         if request.form.get("action") == "deactivate":
-            user = db.session.get(StaffUser, int(request.form.get("id", "0")))
-            if user is None or user.id == g.staff.id:
+            ident = request.form.get("id", "")
+            if not ident.isascii() or not ident.isdigit():
                 abort(400)
-            user.active = False
-            _audit("staff-deactivate", f"staff #{user.id}")
+            user = _get_or_404(StaffUser, int(ident) if len(ident) <= 20 else 0)
+            if user.id == g.staff.id:
+                abort(400)
+            if backoffice.end_sessions(db.session, user.id, deactivate=True):
+                _audit("staff-deactivate", f"staff #{user.id}")
             db.session.commit()
             return redirect(url_for(".staff"), 303)
         try:

@@ -1,6 +1,6 @@
 """consent stamps append-only and chained by hashes; no TRUNCATE of the proofs
 
-Revision ID: 0011
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30 09:30:00
 
@@ -18,7 +18,7 @@ from alembic import op
 
 from iptor_site.models.consent import GENESIS, link_hash, stamp_digest
 
-revision = '0011'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
@@ -76,7 +76,7 @@ def upgrade() -> None:
     if not postgresql:
         # SQLite rebuilds the table below; dropping the old one with foreign keys on
         # would delete every stamp's statements by their ON DELETE CASCADE. Keep a copy.
-        op.execute("CREATE TEMP TABLE consent_stamp_items_0011 AS SELECT * FROM consent_stamp_items")
+        op.execute("CREATE TEMP TABLE consent_stamp_items_0006 AS SELECT * FROM consent_stamp_items")
     # Plain ALTER TABLE ... ADD COLUMN on both databases (no rebuild).
     op.add_column('consent_stamps', sa.Column('salt', sa.String(length=32), nullable=True))
     op.add_column('consent_stamps', sa.Column('digest', sa.String(length=64), nullable=True))
@@ -97,9 +97,9 @@ def upgrade() -> None:
         batch_op.drop_constraint('fk_consent_stamps_lead_id_leads', type_='foreignkey')
         batch_op.create_foreign_key(batch_op.f('fk_consent_stamps_lead_id_leads'), 'leads', ['lead_id'], ['id'])
     if not postgresql:
-        op.execute("INSERT INTO consent_stamp_items SELECT * FROM consent_stamp_items_0011 "
+        op.execute("INSERT INTO consent_stamp_items SELECT * FROM consent_stamp_items_0006 "
                    "WHERE id NOT IN (SELECT id FROM consent_stamp_items)")
-        op.execute("DROP TABLE consent_stamp_items_0011")
+        op.execute("DROP TABLE consent_stamp_items_0006")
 
     if postgresql:
         _postgresql_triggers()
@@ -201,7 +201,7 @@ def downgrade() -> None:
     # Tombstones cannot go back to a NOT NULL lead: the erased stamps go.
     op.execute("DELETE FROM consent_stamps WHERE erased")
     if not postgresql:
-        op.execute("CREATE TEMP TABLE consent_stamp_items_0011 AS SELECT * FROM consent_stamp_items")
+        op.execute("CREATE TEMP TABLE consent_stamp_items_0006 AS SELECT * FROM consent_stamp_items")
     with op.batch_alter_table('consent_stamps', schema=None) as batch_op:
         batch_op.drop_constraint('fk_consent_stamps_lead_id_leads', type_='foreignkey')
         batch_op.create_foreign_key(batch_op.f('fk_consent_stamps_lead_id_leads'), 'leads', ['lead_id'], ['id'],
@@ -217,6 +217,6 @@ def downgrade() -> None:
         batch_op.drop_column('digest')
         batch_op.drop_column('salt')
     if not postgresql:
-        op.execute("INSERT INTO consent_stamp_items SELECT * FROM consent_stamp_items_0011 "
+        op.execute("INSERT INTO consent_stamp_items SELECT * FROM consent_stamp_items_0006 "
                    "WHERE id NOT IN (SELECT id FROM consent_stamp_items)")
-        op.execute("DROP TABLE consent_stamp_items_0011")
+        op.execute("DROP TABLE consent_stamp_items_0006")
