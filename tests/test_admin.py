@@ -359,7 +359,7 @@ def test_cancelling_frees_the_slot_and_tells_the_prospect(app, sales, tmp_path):
         assert (booking.status, booking.seat) == ("cancelled", None)
     assert freed in slot_values(app.test_client().get("/de/demo").text)
     notice = written_mails(tmp_path)[-1]
-    assert notice["Subject"] == "Ihre Iptor multiflex Demo wurde abgesagt"
+    assert notice["Subject"] == "Ihre Demo von Iptor multiflex wurde abgesagt"
     assert notice["Content-Language"] == "de"
     assert notice["Reply-To"] == "sales@iptor.com"
     with app.app_context():
@@ -381,13 +381,13 @@ def test_privacy_queue_and_actions_mail_the_person(app, tmp_path, clock):
         return privacy.post(f"/admin/requests/{number}/action", data={"csrf_token": csrf(page), "action": action, **fields})
 
     assert act(1, "start").status_code == 303
-    assert written_mails(tmp_path)[-1]["Subject"] == "Nous avons commencé à traiter votre demande relative à vos données"
+    assert written_mails(tmp_path)[-1]["Subject"] == "Nous avons commencé à traiter votre demande relative à vos données personnelles"
     assert act(1, "extend", reason="", months="2").status_code == 303
     assert "Not done: an extension needs a reason" in privacy.get("/admin/requests/1").text
     assert act(1, "extend", reason="Plusieurs systèmes à vérifier", months="1").status_code == 303
     assert "Plusieurs systèmes à vérifier" in written_mails(tmp_path)[-1].get_body(("plain",)).get_content()
     assert act(1, "complete", reason="Nom corrigé.").status_code == 303
-    assert written_mails(tmp_path)[-1]["Subject"] == "Votre demande relative à vos données a été traitée"
+    assert written_mails(tmp_path)[-1]["Subject"] == "Votre demande relative à vos données personnelles a été traitée"
     assert act(2, "reject", reason="").status_code == 303
     assert act(2, "reject", reason="Keine Daten vorhanden.").status_code == 303
     rejected = written_mails(tmp_path)[-1]

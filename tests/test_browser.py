@@ -257,7 +257,7 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
     page.get_by_role("button", name="Mijn verzoek bevestigen").click()
     page.wait_for_url(re.compile(r"/nl/privacy/requests/done$"))
     assert page.locator("h1").inner_text() == "Uw verzoek is bevestigd"
-    assert "Contactgegevens" in page.locator(".summary-list").inner_text()
+    assert "Contactregistraties" in page.locator(".summary-list").inner_text()
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
         assert db.session.scalar(select(func.count()).select_from(ErasureRecord)) == 1

@@ -52,7 +52,7 @@ def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
     assert set(mails) == {"anna.schmidt@example.com", "sales@iptor.test"}
 
     person = mails["anna.schmidt@example.com"]
-    assert person["Subject"] == "Ihre Iptor multiflex Demo am Dienstag, 1. Dezember 2026"
+    assert person["Subject"] == "Ihre Demo von Iptor multiflex am Dienstag, 1. Dezember 2026"
     assert person["To"] == "Anna Schmidt <anna.schmidt@example.com>"
     assert person["From"] == "Iptor <no-reply@iptor.test>"
     assert person["Reply-To"] == "sales@iptor.test"
@@ -77,7 +77,7 @@ def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
 
 @pytest.mark.parametrize(
     ("lang", "subject"),
-    [("en", "Please confirm your privacy request"), ("fr", "Veuillez confirmer votre demande relative à vos données"),
+    [("en", "Please confirm your privacy request"), ("fr", "Veuillez confirmer votre demande relative à vos données personnelles"),
      ("nl", "Bevestig uw privacyverzoek"), ("de", "Bitte bestätigen Sie Ihre Datenschutzanfrage")],
 )
 def test_inquiry_mail_asks_for_confirmation_in_the_persons_language(smtp_app, smtp_server, lang, subject):

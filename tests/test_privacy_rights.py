@@ -224,13 +224,13 @@ def test_erasure_deletes_everything_and_leaves_no_readable_trace(app, client, tm
     response = confirm(client, link_in(verification, "verify"))
     assert response.status_code == 303
     done = client.get(response.headers["Location"]).text
-    assert "Contactgegevens" in done
+    assert "Contactregistraties" in done
 
     certificate = written_mails(tmp_path)[-1]
     assert certificate["To"].addresses[0].addr_spec == ADDRESS
     assert certificate["Subject"] == "Uw persoonsgegevens zijn gewist"
     text_body = body(certificate)
-    assert "Contactgegevens: 2" in text_body and "Demo" in text_body
+    assert "Contactregistraties: 2" in text_body and "Demo" in text_body
 
     with app.app_context():
         assert db.session.scalars(select(Lead.email)).all() == ["someone.else@example.com"]
