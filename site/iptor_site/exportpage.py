@@ -28,8 +28,6 @@ CODES = {
     "held": _l("Held"),
     "no-show": _l("Not attended"),
     "cancelled": _l("Cancelled"),
-    "valid": _l("Still valid"),
-    "used": _l("Used"),
     "verify": _l("Confirmation link"),
     "download": _l("Download link"),
     "demo": _l("Demo booking"),
@@ -42,6 +40,8 @@ CODES = {
     "bad-token": _l("The form had expired or was not the site's"),
     "too-fast": _l("The form was sent too quickly after it was opened"),
 }
+#: States of a link.
+LINK_STATES = {"valid": _l("Still valid"), "used": _l("Used"), "expired": _l("Link expired")}
 #: Reasons the site itself writes into a request's history.
 REASONS = {
     "received": _l("Request received"),
@@ -101,6 +101,9 @@ class Formatter:
             return "–"
         label = CODES.get(value) or REQUEST_TYPES.get(value)
         return str(label) if label is not None else value
+
+    def link_state(self, value: str) -> str:
+        return str(LINK_STATES.get(value, value))
 
     def reason(self, value: str | None) -> str:
         return "–" if not value else str(REASONS.get(value, value))

@@ -41,19 +41,19 @@ class Period:
 
 PERIODS = {
     "demo": Period("RETENTION_DEMO_MONTHS", "month", _l("Demo bookings, with their consent record and e-mails"),
-                   _l("after the demo date, or the booking if later")),
+                   _l("the date of the demo, or of the booking if later")),
     "requests": Period("RETENTION_REQUEST_YEARS", "year",
                        _l("Completed or rejected privacy requests, with their history and e-mails"),
-                       _l("after the request was closed")),
+                       _l("the closing of the request")),
     "unverified": Period("RETENTION_UNVERIFIED_DAYS", "day", _l("Privacy requests never confirmed"),
-                         _l("after the request was received")),
+                         _l("the receipt of the request")),
     "spam": Period("RETENTION_SPAM_DAYS", "day", _l("Submissions held as suspected spam"),
-                   _l("after the submission")),
+                   _l("the submission")),
     "cookies": Period("RETENTION_COOKIE_CONSENT_MONTHS", "month", _l("The log of cookie choices"),
-                      _l("after the choice was made")),
+                      _l("the choice")),
     "audit": Period("RETENTION_AUDIT_YEARS", "year",
                     _l("The log of what our staff did with personal data (audit log)"),
-                    _l("after the action")),
+                    _l("the action")),
 }
 
 
