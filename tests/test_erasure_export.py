@@ -275,7 +275,7 @@ def test_the_audit_log_refuses_any_other_deletion_or_change(app):
 
 def test_purge_removes_the_mail_files_of_what_it_deletes(app, tmp_path, clock):
     clock.now = NOW - timedelta(days=800)
-    book_demo(app, email="old.lead@example.com", name="Old Lead")
+    book_demo(app, email="old.lead@example.com", name="Old Lead", message="Retired message 9911")
     clock.now = NOW
     book_demo(app, email="old.lead@example.com", name="Old Lead")  # the same person, recently: kept
     old_files = sorted((tmp_path / "mail").glob("*.eml"))
@@ -284,6 +284,7 @@ def test_purge_removes_the_mail_files_of_what_it_deletes(app, tmp_path, clock):
     assert "demo leads: 1" in result.output.splitlines()
     remaining = sorted((tmp_path / "mail").glob("*.eml"))
     assert remaining == old_files[2:]
+    assert_unreadable(app, b"Retired message 9911")  # nor in the table files, on either database
 
 
 @pytest.mark.parametrize(("lang", "heading", "demo", "audit"), [

@@ -493,7 +493,8 @@ def rewrite_tables(engine, tables) -> None:
     in the pages; VACUUM FULL copies the rows into new files and truncates the
     old ones, indexes and TOAST included. It also copies rows deleted so recently
     that an older transaction may still see them, so it first waits (up to
-    ``SNAPSHOT_WAIT_SECONDS``) for every transaction begun before it to end.
+    ``SNAPSHOT_WAIT_SECONDS``) for every transaction begun before it to end, in
+    any database of the server (tests showed others' snapshots holding rows back).
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         since = conn.exec_driver_sql("SELECT clock_timestamp()").scalar()
@@ -575,12 +576,12 @@ def make_unreadable(session: Session, tables=PERSONAL_TABLES) -> None:
 
     SQLite: deleted content is zeroed (secure_delete) and the write-ahead log is
     checkpointed and truncated here. PostgreSQL: ``tables`` are rewritten
-    (``rewrite_tables``) by the scrubber thread when called while serving a request,
-    else (commands, the mail sender) right away.
+    (``rewrite_tables``) by the scrubber thread when called while serving a request
+    or from another thread (the mail sender), and right away in a command.
     """
     engine = session.get_bind()
     if engine.dialect.name == "postgresql":
-        if has_request_context():
+        if has_request_context() or threading.current_thread() is not threading.main_thread():
             scrubber().request(tables)
         else:
             rewrite_tables(engine, tables)
