@@ -3,6 +3,7 @@ person, on SQLite and PostgreSQL alike, in the person's language."""
 
 import io
 import json
+import os
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -300,3 +301,25 @@ def test_the_privacy_page_shows_the_periods_the_purge_enforces(make_app, lang, h
     assert table.count("<tr>") == 1 + len(retention.PERIODS)
     changed = make_app(RETENTION_DEMO_MONTHS=18, RETENTION_AUDIT_YEARS=5).test_client().get(f"/{lang}/privacy").text
     assert demo not in changed and demo.replace("24", "18") in changed and audit.replace("3", "5") in changed
+
+
+def test_the_export_page_is_valid_html(app, tmp_path):
+    import shutil
+    import subprocess
+
+    from test_validity import VNU
+
+    java = shutil.which("java")
+    if not (java and VNU.exists()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("the Nu Html Checker needs Java and `npm ci`")
+        pytest.skip("the Nu Html Checker needs Java and `npm ci`")
+    book_demo(app, lang="nl", email=ADDRESS, name="Vic Case", marketing="y")
+    catch_spam(app, lang="nl", email=ADDRESS)
+    archive = download(app, tmp_path, "nl")
+    page = tmp_path / "overzicht.html"
+    page.write_bytes(archive.read("overzicht.html"))
+    result = subprocess.run([java, "-Xss4m", "-jar", str(VNU), "--errors-only", "--format", "json", str(page)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert json.loads(result.stderr or "{}").get("messages", []) == []
+    assert result.returncode == 0
