@@ -150,6 +150,7 @@ def test_export_page_is_written_in_the_persons_language(app, tmp_path):
         assert label in page, label
     for python in ("None", "False", "True", "['", "[{", "{'"):
         assert python not in page, python
+    assert "[" not in re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)  # no list outside the mails' own text
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", page)  # no ISO timestamp
     assert not re.search(r"<dt>[a-z_]+</dt>", page)  # no machine keys as labels
 
