@@ -324,3 +324,44 @@ def test_the_export_page_is_valid_html(app, tmp_path):
                             capture_output=True, text=True, timeout=300, check=False)
     assert json.loads(result.stderr or "{}").get("messages", []) == []
     assert result.returncode == 0
+
+
+def test_purge_deletes_leads_exactly_past_their_periods(app):
+    from datetime import date
+
+    from iptor_site.models import DemoBooking, PrivacyInquiry
+
+    minute = timedelta(minutes=1)
+    demo = timedelta(days=30.44 * app.config["RETENTION_DEMO_MONTHS"])
+    closed = timedelta(days=365.25 * app.config["RETENTION_REQUEST_YEARS"])
+    unverified = timedelta(days=app.config["RETENTION_UNVERIFIED_DAYS"])
+
+    def lead(name, created):
+        return Lead(kind="demo", created_at=created, locale="en", name=name, email=f"{name}@example.com",
+                    email_hash=dsr.email_hash(f"{name}@example.com"))
+
+    with app.app_context():
+        for name, age in (("demo-old", demo + minute), ("demo-young", demo - minute)):
+            row = lead(name, NOW - age)
+            row.booking = DemoBooking(slot_start=NOW - age, seat=None, duration_minutes=45, time_zone="UTC",
+                                      company="C", country="SE", users=1, status="held")
+            db.session.add(row)
+        for name, status, age, field in (
+            ("closed-old", "completed", closed + minute, "completed_at"),
+            ("closed-young", "rejected", closed - minute, "completed_at"),
+            ("unverified-old", "expired", unverified + minute, "received_at"),
+            ("unverified-young", "expired", unverified - minute, "received_at"),
+        ):
+            row = lead(name, NOW - age)
+            row.kind = "inquiry"
+            row.inquiry = PrivacyInquiry(request_type="access", received_at=NOW - age, due_on=date(2020, 1, 1),
+                                         status=status, **({"completed_at": NOW - age} if field == "completed_at"
+                                                           else {}))
+            db.session.add(row)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "purge"])
+    assert result.exit_code == 0, result.output
+    assert {"demo leads: 1", "completed privacy requests: 1", "unverified privacy requests: 1"} <= set(
+        result.output.splitlines())
+    with app.app_context():
+        assert sorted(db.session.scalars(select(Lead.name))) == ["closed-young", "demo-young", "unverified-young"]

@@ -456,6 +456,8 @@ def erase(session: Session, address: str, *, request_type: str, received_at: dat
         "leads": len(lead_ids),
         "caught_as_spam": len(spam),
     }
+    # The files go now, before the certificate is written to the same folder; should
+    # the transaction fail, they were copies of mail whose outbox rows remain.
     remove_mail_files([(row.id, row.message) for row in mails], (address,))
     session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in mails])))
     session.execute(delete(SpamSubmission).where(SpamSubmission.id.in_(spam)))
