@@ -168,8 +168,8 @@ def test_access_export_contains_what_was_stored_and_is_single_use(app, client, t
     response = confirm(client, path)
     assert response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.data))
-    assert sorted(archive.namelist()) == ["my-data.html", "my-data.json"]
-    data = json.loads(archive.read("my-data.json"))
+    assert sorted(archive.namelist()) == ["apercu.html", "mes-donnees.json"]  # named in French
+    data = json.loads(archive.read("mes-donnees.json"))
     with app.app_context():
         leads = db.session.scalars(select(Lead).order_by(Lead.id)).all()
         assert [lead["id"] for lead in data["leads"]] == [lead.id for lead in leads]
@@ -186,7 +186,7 @@ def test_access_export_contains_what_was_stored_and_is_single_use(app, client, t
         assert request["type"] == "portability" and request["status"] == "verified"
         subjects = [m["subject"] for m in data["mails"]]
         assert len(subjects) == db.session.scalar(select(func.count()).select_from(OutboxMessage))
-    html = archive.read("my-data.html").decode()
+    html = archive.read("apercu.html").decode()
     assert ADDRESS in html and "Schmidt Logistik GmbH" in html
     assert inquiry_state_of(app, "portability") == "completed"
     assert confirm_again(client, path) == 410
@@ -351,7 +351,7 @@ def test_retention_purge_deletes_by_kind_and_reports(app, client, tmp_path, cloc
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["requests marked expired: 1", "demo leads: 1",
                                           "completed privacy requests: 0", "unverified privacy requests: 1",
-                                          "spam: 1"]
+                                          "spam: 1", "cookie choices: 0", "audit log entries: 0"]
     with app.app_context():
         assert db.session.scalars(select(Lead.email)).all() == ["recent@example.com"]
     files = database_files(app)

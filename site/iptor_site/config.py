@@ -67,6 +67,17 @@ def _secret_key(env: str, instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+#: The database refuses to delete audit entries younger than this (migration 0008).
+AUDIT_MIN_YEARS = 1
+
+
+def _at_least(name: str, default: int, minimum: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _choice(name: str, default: str, choices: set[str]) -> str:
     value = os.environ.get(name, default)
     if value not in choices:
@@ -208,6 +219,11 @@ def load_settings(instance_path: Path) -> dict:
         "RETENTION_REQUEST_YEARS": _int("RETENTION_REQUEST_YEARS", 3),
         "RETENTION_UNVERIFIED_DAYS": _int("RETENTION_UNVERIFIED_DAYS", 30),
         "RETENTION_SPAM_DAYS": _int("RETENTION_SPAM_DAYS", 30),
+        # The cookie-choice log: a choice is in force for at most six months (the
+        # consent cookie's lifetime); its record is kept six more to answer questions.
+        "RETENTION_COOKIE_CONSENT_MONTHS": _int("RETENTION_COOKIE_CONSENT_MONTHS", 12),
+        # The staff audit log documents how requests were handled: kept as long as they are.
+        "RETENTION_AUDIT_YEARS": _at_least("RETENTION_AUDIT_YEARS", 3, AUDIT_MIN_YEARS),
         # Rendered public pages kept in memory per process (0 turns the cache off).
         "PAGE_CACHE_SIZE": _int("PAGE_CACHE_SIZE", 512),
         # Tracking, loaded only after the visitor's consent; unset means never loaded.

@@ -6,19 +6,27 @@ by a POST from a single-use, expiring link sent to it.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import hmac
 import io
 import json
+import re
 import secrets
+import threading
+import time
 import zipfile
 from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .db import insert_rows
@@ -228,6 +236,7 @@ def claim_verification(session: Session, inquiry: PrivacyInquiry, now: datetime)
 # --- what a verified request does by itself --------------------------------------------
 
 def leads_of(session: Session, address: str) -> list[Lead]:
+    """The person's leads: matched by the keyed hash of the case-folded address."""
     return list(session.scalars(select(Lead).where(Lead.email_hash == email_hash(address)).order_by(Lead.id)))
 
 
@@ -243,23 +252,106 @@ def opt_out(session: Session, hashed: str, *, source: str, now: datetime) -> int
     return len(leads)
 
 
-def export(session: Session, address: str) -> dict:
-    """Everything the site stores about an address, as plain data."""
-    leads = leads_of(session, address)
-    mails = session.scalars(
-        select(OutboxMessage).where(or_(OutboxMessage.recipient == address,
-                                        OutboxMessage.lead_id.in_([lead.id for lead in leads])))
-        .order_by(OutboxMessage.id)
-    ).all()
 
-    def when(value):
-        return value.isoformat() if value else None
+# --- whose rows: addresses compared as the person's, whatever their case ---------------
+
+def _address_forms(address: str) -> set[str]:
+    """The address as typed and as a mail envelope carries it (IDNA domain), case-folded."""
+    address = address.strip()
+    forms = {address.casefold()}
+    local, _, domain = address.rpartition("@")
+    with contextlib.suppress(UnicodeError):
+        forms.add(f"{local}@{domain.encode('idna').decode('ascii')}".casefold())
+    return forms
+
+
+def _mentions(text: str, forms: set[str]) -> bool:
+    """Whether ``text`` names one of the addresses as a whole (not inside a longer one)."""
+    folded = text.casefold()
+    return any(re.search(rf"(?<![\w.+-]){re.escape(form)}(?![\w-]|\.\w)", folded) for form in forms)
+
+
+def _mail_rows(session: Session, address: str, lead_ids: list[int]) -> list:
+    """The outbox rows about the person (their leads') or to their address, in any case."""
+    forms = _address_forms(address)
+    recipient = func.lower(OutboxMessage.recipient)
+    # lower() folds ASCII on every database: exact for ASCII addresses; a non-ASCII
+    # local part is narrowed down by its (IDNA, so ASCII) domain and compared here.
+    near = [recipient.in_(sorted(form for form in forms if form.isascii()))]
+    near += [recipient.endswith("@" + form.rpartition("@")[2], autoescape=True)
+             for form in forms if not form.isascii() and form.rpartition("@")[2].isascii()]
+    rows = session.execute(
+        select(OutboxMessage).where(or_(OutboxMessage.lead_id.in_(lead_ids), *near)).order_by(OutboxMessage.id)
+    ).scalars().all()
+    return [row for row in rows if row.lead_id in lead_ids or row.recipient.casefold() in forms]
+
+
+def _spam_rows(session: Session, address: str) -> list[SpamSubmission]:
+    """Caught submissions that name the address, in any case."""
+    forms = _address_forms(address)
+    query = select(SpamSubmission).order_by(SpamSubmission.id)
+    if all(form.isascii() for form in forms):
+        query = query.where(or_(*[func.lower(SpamSubmission.payload).contains(form, autoescape=True)
+                                  for form in forms]))
+    return [row for row in session.scalars(query) if _mentions(row.payload, forms)]
+
+
+def _mail_file_mentions(raw: bytes, forms: set[str]) -> bool:
+    msg = message_from_bytes(raw, policy=policy.default)
+    texts = [str(msg.get(name, "")) for name in ("To", "Cc")]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                texts.append(part.get_content())
+            except (LookupError, ValueError):
+                texts.append(part.get_payload())
+    return _mentions("\n".join(texts), forms)
+
+
+def remove_mail_files(rows: list[tuple[int, bytes | None]] = (), addresses: tuple[str, ...] = ()) -> int:
+    """Delete the .eml files written to MAIL_DIR (mail without SMTP) for the given
+    outbox rows (``(id, message)``: same id, same bytes) and every file that names
+    one of ``addresses``. Returns how many were deleted."""
+    folder = Path(current_app.config["MAIL_DIR"])
+    if not folder.is_dir():
+        return 0
+    sent = {row_id: message for row_id, message in rows if message is not None}
+    forms = set().union(*(_address_forms(address) for address in addresses))
+    removed = 0
+    for path in sorted(folder.glob("*.eml")):
+        number = path.stem.rpartition("-")[2]
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        mine = number.isdigit() and sent.get(int(number)) == raw
+        if mine or (forms and _mail_file_mentions(raw, forms)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+# --- the access export ----------------------------------------------------------------
+
+#: Version of the export's JSON layout (its keys are described in README.md).
+EXPORT_FORMAT = "iptor-personal-data/2"
+
+
+def _collect(session: Session, address: str, now: datetime) -> dict:
+    """Everything erasure would delete for the address, as Python values."""
+    leads = leads_of(session, address)
+    lead_ids = [lead.id for lead in leads]
+    inquiry_ids = [lead.inquiry.id for lead in leads if lead.inquiry is not None]
+    tokens = session.scalars(select(RequestToken).where(RequestToken.inquiry_id.in_(inquiry_ids))
+                             .order_by(RequestToken.id)).all()
+    revocations = session.scalars(select(ConsentRevocation).where(ConsentRevocation.lead_id.in_(lead_ids))
+                                  .order_by(ConsentRevocation.id)).all()
 
     def stamp(record: ConsentStamp | None):
         if record is None:
             return None
         return {
-            "time": when(record.created_at), "locale": record.locale, "policy_version": record.policy_version,
+            "time": record.created_at, "locale": record.locale, "policy_version": record.policy_version,
             "form": record.form_name, "form_version": record.form_version, "page_url": record.page_url,
             "ip_address": record.ip_address, "user_agent": record.user_agent,
             "browser_consent_id": record.cookie_consent_id,
@@ -267,71 +359,133 @@ def export(session: Session, address: str) -> dict:
                             "ticked": item.ticked} for item in record.items],
         }
 
-    revocations = session.scalars(select(ConsentRevocation).where(
-        ConsentRevocation.lead_id.in_([lead.id for lead in leads]))).all()
+    def link_state(token: RequestToken) -> str:
+        if token.used_at is not None:
+            return "used"
+        return "expired" if token.expires_at <= now else "valid"
+
+    def mail(row: OutboxMessage) -> dict:
+        # A message the sender has not built yet has no subject or text to show.
+        msg = None if row.message is None else message_from_bytes(row.message, policy=policy.default)
+        body = None
+        if msg is not None:
+            part = msg.get_body(("plain",))
+            body = part.get_content() if part is not None else None
+        return {"to": row.recipient, "subject": None if msg is None else str(msg["Subject"]),
+                "written_at": row.created_at, "sent_at": row.sent_at, "body": body}
+
+    def fields(payload: str) -> dict:
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            return {"raw": payload}
+        return value if isinstance(value, dict) else {"raw": payload}
+
     return {
+        "format": EXPORT_FORMAT,
         "email": address,
-        "exported_at": when(datetime.now().astimezone()),
+        "exported_at": now,
         "leads": [{
-            "id": lead.id, "kind": lead.kind, "created_at": when(lead.created_at), "language": lead.locale,
+            "id": lead.id, "kind": lead.kind, "created_at": lead.created_at, "language": lead.locale,
             "name": lead.name, "email": lead.email, "marketing_opt_in": lead.marketing_opt_in,
             "restricted": lead.restricted, "objected": lead.objected,
             "consent": stamp(lead.consent),
-            "consent_revocations": [{"consent": r.consent_key, "at": when(r.at), "source": r.source}
+            "consent_revocations": [{"consent": r.consent_key, "at": r.at, "source": r.source}
                                     for r in revocations if r.lead_id == lead.id],
             "demo_booking": None if lead.booking is None else {
-                "slot_start": when(lead.booking.slot_start), "minutes": lead.booking.duration_minutes,
+                "slot_start": lead.booking.slot_start, "minutes": lead.booking.duration_minutes,
                 "time_zone": lead.booking.time_zone, "company": lead.booking.company,
                 "country": lead.booking.country, "phone": lead.booking.phone, "users": lead.booking.users,
                 "message": lead.booking.message, "status": lead.booking.status},
             "privacy_request": None if lead.inquiry is None else {
                 "number": lead.inquiry.id, "type": lead.inquiry.request_type, "details": lead.inquiry.details,
-                "received_at": when(lead.inquiry.received_at), "due_on": lead.inquiry.due_on.isoformat(),
+                "received_at": lead.inquiry.received_at, "due_on": lead.inquiry.due_on,
                 "status": lead.inquiry.status,
-                "history": [{"at": when(h.at), "from": h.from_status, "to": h.to_status, "reason": h.reason}
-                            for h in lead.inquiry.history]},
+                "history": [{"at": h.at, "from": h.from_status, "to": h.to_status, "reason": h.reason}
+                            for h in lead.inquiry.history],
+                "links": [{"purpose": t.purpose, "created_at": t.created_at, "expires_at": t.expires_at,
+                           "used_at": t.used_at, "state": link_state(t)}
+                          for t in tokens if t.inquiry_id == lead.inquiry.id]},
         } for lead in leads],
-        "mails": [{
-            "to": m.recipient,
-            # A message the sender has not built yet has no subject to show.
-            "subject": None if m.message is None
-            else str(message_from_bytes(m.message, policy=policy.default)["Subject"]),
-            "written_at": when(m.created_at), "sent_at": when(m.sent_at),
-        } for m in mails],
+        "mails": [mail(row) for row in _mail_rows(session, address, lead_ids)],
+        "caught_as_spam": [{"received_at": row.created_at, "form": row.form_name, "reason": row.reason,
+                            "fields": fields(row.payload), "ip_address": row.ip_address,
+                            "user_agent": row.user_agent} for row in _spam_rows(session, address)],
     }
 
 
-def export_archive(session: Session, address: str) -> bytes:
-    """The export as a ZIP: machine-readable JSON and a readable HTML page."""
-    data = export(session, address)
+def _plain(value):
+    """``value`` with dates as ISO 8601 text, for JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def export(session: Session, address: str, now: datetime | None = None) -> dict:
+    """Everything the site stores about an address, as plain data (the export's JSON)."""
+    from .slots import now as clock
+
+    return _plain(_collect(session, address, now or clock()))
+
+
+def export_locale(session: Session, address: str) -> str:
+    """The language of the person's latest privacy request (else of their latest lead)."""
+    leads = leads_of(session, address)
+    asked = [lead for lead in leads if lead.inquiry is not None] or leads
+    return asked[-1].locale if asked else "en"
+
+
+#: The files in the ZIP, named in the person's language.
+EXPORT_FILES = {"json": _l("my-data"), "html": _l("overview")}
+
+
+def export_archive(session: Session, address: str, *, locale: str | None = None,
+                   now: datetime | None = None) -> bytes:
+    """The export as a ZIP: machine-readable JSON and a readable HTML page, both
+    named, and the page written, in the person's language."""
+    from . import exportpage
+    from .slots import now as clock
+
+    data = _collect(session, address, now or clock())
+    locale = locale or export_locale(session, address)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("my-data.json", json.dumps(data, ensure_ascii=False, indent=2))
-        archive.writestr("my-data.html", render_template("privacy/export.html", data=data))
+    with force_locale(locale), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        json_name, html_name = f"{EXPORT_FILES['json']}.json", f"{EXPORT_FILES['html']}.html"
+        archive.writestr(json_name, json.dumps(_plain(data), ensure_ascii=False, indent=2))
+        archive.writestr(html_name, exportpage.render(data, locale, json_name))
     return buffer.getvalue()
 
 
+# --- erasure ----------------------------------------------------------------------------
+
 def erase(session: Session, address: str, *, request_type: str, received_at: datetime, now: datetime) -> dict:
-    """Delete every row that holds the address; keep only the erasure record (and a
-    suppression hash if the person had opted out). Returns counts by kind."""
+    """Delete every row that holds the address, whatever its case (and the .eml files
+    of its mail); keep only the erasure record (and a suppression hash if the person
+    had opted out). Returns counts by kind."""
     hashed = email_hash(address)
     lead_ids = list(session.scalars(select(Lead.id).where(Lead.email_hash == hashed)))
 
     def count(model, *where):
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
+    mails = _mail_rows(session, address, lead_ids)
+    spam = [row.id for row in _spam_rows(session, address)]
     counts = {
         "demo_bookings": count(DemoBooking, DemoBooking.lead_id.in_(lead_ids)),
         "privacy_requests": count(PrivacyInquiry, PrivacyInquiry.lead_id.in_(lead_ids)),
         "consent_records": count(ConsentStamp, ConsentStamp.lead_id.in_(lead_ids)),
-        "mails": count(OutboxMessage, or_(OutboxMessage.lead_id.in_(lead_ids), OutboxMessage.recipient == address)),
+        "mails": len(mails),
         "leads": len(lead_ids),
+        "caught_as_spam": len(spam),
     }
-    spam = [row.id for row in session.scalars(
-        select(SpamSubmission).where(SpamSubmission.payload.contains(address)))]
-    counts["caught_as_spam"] = len(spam)
-    session.execute(delete(OutboxMessage).where(
-        or_(OutboxMessage.lead_id.in_(lead_ids), OutboxMessage.recipient == address)))
+    # The files go now, before the certificate is written to the same folder; should
+    # the transaction fail, they were copies of mail whose outbox rows remain.
+    remove_mail_files([(row.id, row.message) for row in mails], (address,))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in mails])))
     session.execute(delete(SpamSubmission).where(SpamSubmission.id.in_(spam)))
     for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
         session.delete(lead)  # cascades: consent stamps, bookings, requests, their links and history
@@ -340,16 +494,144 @@ def erase(session: Session, address: str, *, request_type: str, received_at: dat
     return {k: v for k, v in counts.items() if v}
 
 
-def make_unreadable(session: Session) -> None:
-    """After a committed deletion: on SQLite, deleted content is zeroed (secure_delete)
-    and the write-ahead log is checkpointed and truncated, so nothing deleted is left
-    on disk. PostgreSQL needs a VACUUM (``flask privacy vacuum``)."""
+#: The tables that hold personal data, rewritten on PostgreSQL after an erasure or purge.
+PERSONAL_TABLES = ("leads", "consent_stamps", "consent_stamp_items", "demo_bookings", "privacy_inquiries",
+                   "request_status_changes", "request_tokens", "outbox", "spam_submissions",
+                   "consent_revocations")
+#: What the retention purge and ``flask privacy vacuum`` rewrite besides.
+LOGS = ("cookie_consent_events", "audit_log")
+#: How long a rewrite waits for a table's lock before it gives up and tries again.
+LOCK_TIMEOUT = "5s"
+RETRIES = 3
+
+
+#: How long a rewrite waits for transactions that may still see the deleted rows.
+SNAPSHOT_WAIT_SECONDS = 60
+_OLDER_SNAPSHOTS = """
+    SELECT count(*) FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
+      AND backend_type <> 'autovacuum worker' AND xact_start < %(since)s
+"""
+
+
+def rewrite_tables(engine, tables) -> None:
+    """PostgreSQL: ``VACUUM FULL`` each table, after a deletion has committed.
+
+    A plain VACUUM only marks dead tuples' space reusable and leaves their bytes
+    in the pages; VACUUM FULL copies the rows into new files and truncates the
+    old ones, indexes and TOAST included. It also copies rows deleted so recently
+    that an older transaction may still see them, so it first waits (up to
+    ``SNAPSHOT_WAIT_SECONDS``) for every transaction begun before it to end, in
+    any database of the server (tests showed others' snapshots holding rows back).
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        since = conn.exec_driver_sql("SELECT clock_timestamp()").scalar()
+        deadline = time.monotonic() + SNAPSHOT_WAIT_SECONDS
+        while conn.exec_driver_sql(_OLDER_SNAPSHOTS, {"since": since}).scalar():
+            if time.monotonic() > deadline:
+                current_app.logger.warning("a transaction older than the deletion is still open: "
+                                           "VACUUM FULL may keep the rows it can still see")
+                break
+            time.sleep(0.1)
+        conn.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        for table in sorted(tables):
+            for attempt in range(1, RETRIES + 1):
+                try:
+                    conn.exec_driver_sql(f"VACUUM (FULL) {conn.dialect.identifier_preparer.quote(table)}")
+                    break
+                except OperationalError:  # the lock did not come in time: busy now, try again
+                    if attempt == RETRIES:
+                        raise
+                    time.sleep(attempt)
+
+
+class Scrubber:
+    """Rewrites tables after deletions, in a thread of its own: off the request path,
+    and without waiting for a cron job."""
+
+    def __init__(self, app):
+        self.app = app
+        self.changed = threading.Condition()
+        self.tables: set[str] = set()
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def request(self, tables) -> None:
+        with self.changed:
+            self.tables.update(tables)
+            self.changed.notify_all()
+            if self.thread is None or not self.thread.is_alive():
+                if self.thread is None:
+                    atexit.register(self.wait_idle, 30)
+                self.thread = threading.Thread(target=self._serve, name="table-scrubber", daemon=True)
+                self.thread.start()
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Wait until every requested rewrite has run; False on timeout."""
+        with self.changed:
+            return self.changed.wait_for(lambda: not self.tables and not self.busy, timeout)
+
+    def _serve(self) -> None:
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.tables)
+                tables, self.tables, self.busy = self.tables, set(), True
+            try:
+                with self.app.app_context():
+                    try:
+                        rewrite_tables(self.app.extensions["database"].kw["bind"], tables)
+                    except Exception:  # noqa: BLE001 - logged; the next erasure, purge or vacuum retries
+                        current_app.logger.exception("rewriting %s failed", ", ".join(sorted(tables)))
+            finally:
+                with self.changed:
+                    self.busy = False
+                    self.changed.notify_all()
+
+
+_scrubber_lock = threading.Lock()
+
+
+def scrubber(app=None) -> Scrubber:
+    app = app or current_app._get_current_object()
+    with _scrubber_lock:
+        if "scrubber" not in app.extensions:
+            app.extensions["scrubber"] = Scrubber(app)
+        return app.extensions["scrubber"]
+
+
+def make_unreadable(session: Session, tables=PERSONAL_TABLES) -> None:
+    """After a committed deletion, make what was deleted unreadable on disk.
+
+    SQLite: deleted content is zeroed (secure_delete) and the write-ahead log is
+    checkpointed and truncated here. PostgreSQL: ``tables`` are rewritten
+    (``rewrite_tables``) by the scrubber thread when called while serving a request
+    or from another thread (the mail sender), and right away in a command.
+    """
     engine = session.get_bind()
+    if engine.dialect.name == "postgresql":
+        if has_request_context() or threading.current_thread() is not threading.main_thread():
+            scrubber().request(tables)
+        else:
+            rewrite_tables(engine, tables)
+        return
     if engine.dialect.name != "sqlite":
         return
     raw = engine.raw_connection()  # outside any transaction, which would hold the log
     try:
         raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
+def vacuum_sqlite(engine) -> None:
+    """SQLite: rebuild the file without free pages, then empty the write-ahead log.
+    VACUUM cannot run in a transaction: it goes over a raw connection, which this
+    app's connections leave in autocommit (see ``db._tune_sqlite``)."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("VACUUM")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()
 

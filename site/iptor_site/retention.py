@@ -1,15 +1,65 @@
-"""Retention: delete what is older than its retention period, as unreadably as an erasure."""
+"""Retention: delete what is older than its retention period, as unreadably as an erasure.
+
+``PERIODS`` is the one list of periods: the purge enforces it and the privacy page
+shows it (``table``), so what a person reads is what the site does.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from babel.units import format_unit
 from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from . import dsr
-from .models import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
+from .models import AuditEntry, CookieConsentEvent, DemoBooking, Lead, OutboxMessage, PrivacyInquiry, SpamSubmission
+
+
+@dataclass(frozen=True)
+class Period:
+    setting: str
+    unit: str  # "day", "month" or "year"
+    what: object  # lazy label: the data kept
+    starts: object  # lazy label: from when the period runs
+
+    def length(self) -> int:
+        return current_app.config[self.setting]
+
+    def cutoff(self, now: datetime) -> datetime:
+        days = {"day": 1, "month": 30.44, "year": 365.25}[self.unit]
+        return now - timedelta(days=days * self.length())
+
+    def duration(self) -> str:
+        """The period in the current language, e.g. "24 Monate"."""
+        return format_unit(self.length(), f"duration-{self.unit}", length="long", locale=get_locale())
+
+
+PERIODS = {
+    "demo": Period("RETENTION_DEMO_MONTHS", "month", _l("Demo bookings, with their consent record and e-mails"),
+                   _l("the date of the demo, or of the booking if later")),
+    "requests": Period("RETENTION_REQUEST_YEARS", "year",
+                       _l("Completed or rejected privacy requests, with their history and e-mails"),
+                       _l("the closing of the request")),
+    "unverified": Period("RETENTION_UNVERIFIED_DAYS", "day", _l("Privacy requests never confirmed"),
+                         _l("the receipt of the request")),
+    "spam": Period("RETENTION_SPAM_DAYS", "day", _l("Submissions held as suspected spam"),
+                   _l("the submission")),
+    "cookies": Period("RETENTION_COOKIE_CONSENT_MONTHS", "month", _l("The log of cookie choices"),
+                      _l("the choice")),
+    "audit": Period("RETENTION_AUDIT_YEARS", "year",
+                    _l("The log of what our staff did with personal data (audit log)"),
+                    _l("the action")),
+}
+
+
+def table() -> list[tuple[str, str, str]]:
+    """What we keep, for how long and from when, in the current language."""
+    return [(str(p.what), p.duration(), str(p.starts)) for p in PERIODS.values()]
 
 
 def _expire_unverified(session: Session, now: datetime) -> int:
@@ -24,12 +74,12 @@ def _expire_unverified(session: Session, now: datetime) -> int:
 
 
 def purge(session: Session, now: datetime) -> dict[str, int]:
-    """Delete expired leads by kind; returns the counts."""
-    config = current_app.config
-    demo_cutoff = now - timedelta(days=30.44 * config["RETENTION_DEMO_MONTHS"])
-    request_cutoff = now - timedelta(days=365.25 * config["RETENTION_REQUEST_YEARS"])
-    unverified_cutoff = now - timedelta(days=config["RETENTION_UNVERIFIED_DAYS"])
-    spam_cutoff = now - timedelta(days=config["RETENTION_SPAM_DAYS"])
+    """Delete what is past its retention period (and the .eml files of the mail
+    deleted with it); returns the counts. The caller commits, then calls
+    ``dsr.make_unreadable(session, dsr.PERSONAL_TABLES + dsr.LOGS)``."""
+    demo_cutoff = PERIODS["demo"].cutoff(now)
+    request_cutoff = PERIODS["requests"].cutoff(now)
+    unverified_cutoff = PERIODS["unverified"].cutoff(now)
 
     # Demo leads with no activity: created and held (or not) before the cut-off.
     demo_leads = select(Lead.id).join(DemoBooking).where(
@@ -42,10 +92,17 @@ def purge(session: Session, now: datetime) -> dict[str, int]:
     for kind, query in (("demo leads", demo_leads), ("completed privacy requests", closed),
                         ("unverified privacy requests", unverified)):
         ids = list(session.scalars(query))
+        mails = session.execute(select(OutboxMessage.id, OutboxMessage.message)
+                                .where(OutboxMessage.lead_id.in_(ids))).all()
+        dsr.remove_mail_files([tuple(row) for row in mails])
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids))):
             session.delete(lead)  # cascades to the booking or request, consent and mail
         counts[kind] = len(ids)
-    counts["spam"] = session.execute(delete(SpamSubmission).where(SpamSubmission.created_at < spam_cutoff)).rowcount
-    session.commit()
-    dsr.make_unreadable(session)
+    counts["spam"] = session.execute(
+        delete(SpamSubmission).where(SpamSubmission.created_at < PERIODS["spam"].cutoff(now))).rowcount
+    counts["cookie choices"] = session.execute(
+        delete(CookieConsentEvent).where(CookieConsentEvent.created_at < PERIODS["cookies"].cutoff(now))).rowcount
+    # The one deletion the audit log allows: the database refuses younger entries.
+    counts["audit log entries"] = session.execute(
+        delete(AuditEntry).where(AuditEntry.at < PERIODS["audit"].cutoff(now))).rowcount
     return counts

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import text
 
 from . import dsr, mail, retention, slots
 from .extensions import db
@@ -52,18 +51,12 @@ def extend_command(number: int, months: int, reason: str, actor: str) -> None:
 @privacy.command("vacuum")
 @with_appcontext
 def vacuum_command() -> None:
-    """Make deleted rows unreadable on disk: VACUUM FULL on PostgreSQL, a checkpoint on SQLite."""
+    """Make deleted rows unreadable on disk: VACUUM FULL on PostgreSQL, VACUUM and a checkpoint on SQLite."""
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("leads", "consent_stamps", "consent_stamp_items", "demo_bookings", "privacy_inquiries",
-                          "request_status_changes", "request_tokens", "outbox", "spam_submissions",
-                          "consent_revocations"):
-                conn.execute(text(f"VACUUM (FULL, ANALYZE) {table}"))
+        dsr.rewrite_tables(engine, dsr.PERSONAL_TABLES + dsr.LOGS)
     else:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("VACUUM")
-        dsr.make_unreadable(db.session)
+        dsr.vacuum_sqlite(engine)
     click.echo("vacuumed")
 
 
@@ -72,6 +65,8 @@ def vacuum_command() -> None:
 def purge_command() -> None:
     """Delete what is older than its retention period and print the counts."""
     counts = retention.purge(db.session, slots.now())
+    db.session.commit()
+    dsr.make_unreadable(db.session, dsr.PERSONAL_TABLES + dsr.LOGS)
     for kind, number in counts.items():
         click.echo(f"{kind}: {number}")
 

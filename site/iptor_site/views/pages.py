@@ -20,6 +20,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from .. import retention
 from ..i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LOCALES, negotiate
 from ..performance import cached_page
 from ..pricing import estimate, parse_users
@@ -165,7 +166,8 @@ def privacy():
         inquiry_url=url_for("privacy_requests.inquiry"),
     )
     return render_template(
-        "pages/privacy.html", doc=doc, updated=format_skeleton("yMMMM", doc.updated, locale=get_locale())
+        "pages/privacy.html", doc=doc, updated=format_skeleton("yMMMM", doc.updated, locale=get_locale()),
+        retention=retention.table(),
     )
 
 
