@@ -285,7 +285,7 @@ def test_every_erasure_tells_the_team_of_copies_outside_the_site(app, client, tm
     assert to(certificate) == ADDRESS
     text = " ".join(body(certificate).split())
     assert "Noch ausstehend:" in text and "30. November 2026" in text
-    assert "Verkaufsteam" in text and "letzte Nachricht" in text
+    assert "Vertriebsteam" in text and "letzte Nachricht" in text
     with app.app_context():
         # Nothing of the person stays, the team's notice included (sent, then removed).
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
