@@ -67,7 +67,7 @@ class PrivacyInquiry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # What the person sees instead of the id: random, with a check symbol (dsr.new_reference),
     # so it says nothing about how many requests there are.
-    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True, default=lambda: _new_reference())
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
     request_type: Mapped[str] = mapped_column(String(32))
     details: Mapped[str | None] = mapped_column(Text)
@@ -84,6 +84,12 @@ class PrivacyInquiry(Base):
     lead: Mapped[Lead] = relationship(back_populates="inquiry")
     history = relationship("RequestStatusChange", back_populates="inquiry", cascade="all, delete-orphan",
                            passive_deletes=True, order_by="RequestStatusChange.id")
+
+
+def _new_reference() -> str:
+    from ..dsr import new_reference  # dsr imports the models
+
+    return new_reference()
 
 
 class SpamSubmission(Base):
