@@ -433,3 +433,56 @@ def test_the_retired_days_setting_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("INQUIRY_RESPONSE_DAYS", "30")
     with pytest.raises(ConfigError, match="INQUIRY_RESPONSE_DAYS is no longer a setting"):
         create_app()
+
+
+# --- the migration gives existing requests a reference and keeps their limits ------------------
+
+@pytest.fixture
+def empty_database_url(database_template, tmp_path):
+    kind, source, _template = database_template
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
+    with source.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_migration_gives_existing_requests_references_and_keeps_limits(make_app, empty_database_url):
+    from sqlalchemy import text
+
+    from iptor_site import migrate
+
+    app = make_app(DATABASE_URL=empty_database_url)
+    with app.app_context():
+        migrate.upgrade("0005")
+        with db.engine.begin() as conn:
+            for n, restricted in ((1, True), (2, False), (3, False)):
+                conn.execute(text(
+                    "INSERT INTO leads (id, kind, created_at, locale, name, email, email_hash, marketing_opt_in,"
+                    " restricted, objected) VALUES (:id, 'inquiry', :at, 'en', 'P', :email, :hash, false,"
+                    " :restricted, false)"),
+                    {"id": n, "at": NOW.replace(tzinfo=None), "email": f"p{n}@example.com", "hash": f"{n:064d}",
+                     "restricted": restricted})
+                conn.execute(text(
+                    "INSERT INTO privacy_inquiries (id, lead_id, request_type, california_resident, received_at,"
+                    " due_on, community, status) VALUES (:id, :id, 'access', false, :at, :due, false, 'verified')"),
+                    {"id": n, "at": NOW.replace(tzinfo=None), "due": NOW.date()})
+        migrate.upgrade()
+        references = db.session.scalars(select(PrivacyInquiry.reference)).all()
+        assert len(set(references)) == 3 and all(dsr.read_reference(r) == r for r in references)
+        limits = db.session.execute(select(ProcessingLimit.email_hash, ProcessingLimit.kind)).all()
+        assert limits == [(f"{1:064d}", "restriction")]
+        db.session.rollback()
+        migrate.upgrade("0008")  # already there: nothing to do
+        from alembic import command
+
+        config = migrate.alembic_config()
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM privacy_inquiries")).scalar() == 3
