@@ -226,6 +226,8 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     clock.now = NOW + timedelta(days=1)
     file_request(client, request_type="erasure", community="y", details="Forum name: camille_m")
     verification = [m for m in written_mails(tmp_path) if to(m) == ADDRESS][-1]
+    notice = client.get(link_in(verification, "verify")).text
+    assert "except this request itself. Our privacy team then erases your profile" in notice
     done = confirm(client, link_in(verification, "verify"))
     assert done.status_code == 303
     page = client.get(done.headers["Location"]).text
