@@ -231,7 +231,7 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
     from sqlalchemy import func, select
 
     from iptor_site.extensions import db
-    from iptor_site.models import ErasureRecord, Lead
+    from iptor_site.models import ErasureRecord, Lead, PrivacyInquiry
 
     context = browser.new_context(base_url=server, locale="nl-NL")
     page = context.new_page()
@@ -257,9 +257,12 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
     page.get_by_role("button", name="Mijn verzoek bevestigen").click()
     page.wait_for_url(re.compile(r"/nl/privacy/requests/done$"))
     assert page.locator("h1").inner_text() == "Uw verzoek is bevestigd"
-    assert "Contactregistraties" in page.locator(".summary-list").inner_text()
+    assert "E-mails" in page.locator(".summary-list").inner_text()
+    # The community profile is left to the privacy team: the request stays open until then.
+    assert "Uw profiel in onze onlinecommunity" in page.locator("main").inner_text()
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert db.session.scalars(select(Lead.email)).all() == ["sanne.devries@example.nl"]
+        assert db.session.scalars(select(PrivacyInquiry.status)).all() == ["verified"]
         assert db.session.scalar(select(func.count()).select_from(ErasureRecord)) == 1
     context.close()
 

@@ -7,6 +7,7 @@ import os
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -189,10 +190,13 @@ def test_erasure_matches_the_address_in_any_case_and_removes_its_mail_files(app,
         assert db.session.scalars(select(OutboxMessage.recipient).distinct()).all() != []
         assert all(r.casefold() != ADDRESS for r in db.session.scalars(select(OutboxMessage.recipient)))
         assert db.session.scalars(select(Lead.email)).all() == ["other.person@example.com"]
-    # Only the deletion certificate names the address among the mail files.
-    named = [p.name for p in sorted((tmp_path / "mail").glob("*.eml")) if b"vic.case" in p.read_bytes().lower()]
+    # Among the mail files, only those written after the erasure name the address: the
+    # deletion certificate and the privacy team's notice of copies outside the site.
+    named = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted((tmp_path / "mail").glob("*.eml")) if b"vic.case" in p.read_bytes().lower()]
     [certificate] = mails_to(tmp_path, ADDRESS)
-    assert certificate["Subject"] == "Your personal data has been erased" and len(named) == 1
+    assert certificate["Subject"] == "Your personal data has been erased"
+    assert sorted(m["To"].addresses[0].addr_spec for m in named) == ["privacy@iptor.com", ADDRESS]
     assert any("other.person@example.com" in str(m["To"]) for m in written_mails(tmp_path))
     with app.app_context():
         dsr.scrubber().wait_idle()

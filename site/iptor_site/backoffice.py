@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import dsr
-from .models import AuditEntry, DemoBooking, Lead, StaffUser, Suppression
+from .models import AuditEntry, DemoBooking, Lead, ProcessingLimit, StaffUser, Suppression
 from .models.base import UTCDateTime
 from .models.staff import ROLES, StaffSignInFailures
 
@@ -161,11 +161,13 @@ def neutralise(value) -> str:
 
 def marketing_leads(session: Session) -> list[Lead]:
     """Leads that may receive marketing: consent given and not withdrawn, not suppressed,
-    restricted or objecting."""
+    restricted or objecting. A restriction or objection is kept for the person (the
+    address's keyed hash), so it also keeps out the leads they make afterwards."""
     suppressed = select(Suppression.email_hash)
+    limited = select(ProcessingLimit.email_hash)
     return list(session.scalars(
         select(Lead).where(Lead.marketing_opt_in.is_(True), Lead.restricted.is_(False), Lead.objected.is_(False),
-                           Lead.email_hash.not_in(suppressed))
+                           Lead.email_hash.not_in(suppressed), Lead.email_hash.not_in(limited))
         .order_by(Lead.id)
     ))
 

@@ -131,6 +131,13 @@ def _trusted_hosts(env: str, site_url: str) -> list[str] | None:
     return hosts
 
 
+def _retired(name: str, why: str) -> dict:
+    """A setting that no longer exists: refuse to start rather than ignore it silently."""
+    if name in os.environ:
+        raise ConfigError(f"{name} is no longer a setting: {why}; remove it from the environment")
+    return {}
+
+
 def load_settings(instance_path: Path) -> dict:
     """All settings as a Flask config mapping."""
     env = os.environ.get("IPTOR_ENV", "development")
@@ -194,7 +201,9 @@ def load_settings(instance_path: Path) -> dict:
         "FORM_MIN_FILL_SECONDS": _int("FORM_MIN_FILL_SECONDS", 3),
         # A form shown longer ago than this (or to another session) is asked to be sent again.
         "FORM_MAX_AGE_HOURS": _int("FORM_MAX_AGE_HOURS", 2),
-        "INQUIRY_RESPONSE_DAYS": _int("INQUIRY_RESPONSE_DAYS", 30),
+        # Privacy requests are due one month after receipt as GDPR Art. 12(3) counts it (dsr.due_date).
+        **_retired("INQUIRY_RESPONSE_DAYS", "privacy requests are due one month after receipt, as GDPR Art. 12(3) "
+                   "counts it (31 January: end of February), not a number of days"),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "WTF_CSRF_TIME_LIMIT": _int("CSRF_TIME_LIMIT", 4 * 3600),

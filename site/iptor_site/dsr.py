@@ -7,6 +7,7 @@ by a POST from a single-use, expiring link sent to it.
 from __future__ import annotations
 
 import atexit
+import calendar
 import contextlib
 import hashlib
 import hmac
@@ -26,11 +27,14 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .db import insert_rows
 from .models import (
+    AuditEntry,
     ConsentRevocation,
     ConsentStamp,
     DemoBooking,
@@ -38,6 +42,7 @@ from .models import (
     Lead,
     OutboxMessage,
     PrivacyInquiry,
+    ProcessingLimit,
     RequestStatusChange,
     RequestToken,
     SpamSubmission,
@@ -97,13 +102,52 @@ def read_unsubscribe_token(token: str) -> str | None:
     return value if isinstance(value, str) and len(value) == 64 else None
 
 
+# --- public references ----------------------------------------------------------------
+
+#: Crockford's base32: no I, L, O or U, so nothing reads as another symbol.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _check_symbol(symbols: str) -> str:
+    """Luhn mod 32 over ``symbols``: catches any single wrong symbol and most swaps."""
+    factor, total = 2, 0
+    for symbol in reversed(symbols):
+        addend = factor * REFERENCE_ALPHABET.index(symbol)
+        total += addend // 32 + addend % 32
+        factor = 1 if factor == 2 else 2
+    return REFERENCE_ALPHABET[(32 - total % 32) % 32]
+
+
+def new_reference() -> str:
+    """A request's public reference, e.g. ``7KQM-2XPD-W4R9``: eleven random symbols
+    (55 bits) and a check symbol. Random, so it says nothing about other requests;
+    the database's unique constraint refuses a repeat."""
+    symbols = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(11))
+    text = symbols + _check_symbol(symbols)
+    return f"{text[:4]}-{text[4:8]}-{text[8:]}"
+
+
+def read_reference(text: str) -> str | None:
+    """A reference as typed (any case, with or without dashes, O for 0, I or L for 1)
+    in its stored form, or None when it is not a well-formed one."""
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
+    if len(cleaned) != 12 or any(c not in REFERENCE_ALPHABET for c in cleaned):
+        return None
+    if _check_symbol(cleaned[:11]) != cleaned[11]:
+        return None
+    return f"{cleaned[:4]}-{cleaned[4:8]}-{cleaned[8:]}"
+
+
 # --- deadlines and status -----------------------------------------------------------
 
 def due_date(received: datetime, request_type: str, community: bool) -> date:
-    """30 days (a setting); erasure of an online-community profile: 8 weeks."""
+    """One month from receipt as GDPR Art. 12(3) counts it: the same day of the next
+    month, or that month's last day when it is shorter (31 January: 28 or 29 February).
+    Erasure of an online-community profile: eight weeks."""
     if request_type == "erasure" and community:
-        return (received + timedelta(weeks=8)).date()
-    return (received + timedelta(days=current_app.config["INQUIRY_RESPONSE_DAYS"])).date()
+        return received.date() + timedelta(weeks=8)
+    return add_months(received.date(), 1)
 
 
 def change_status(session: Session, inquiry: PrivacyInquiry, to: str, *, actor: str, now: datetime,
@@ -120,19 +164,17 @@ def change_status(session: Session, inquiry: PrivacyInquiry, to: str, *, actor: 
 
 
 def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months: the same day of the month, or the
+    target month's last day when it has fewer days."""
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
-    for candidate in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise ValueError(day)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def extend(session: Session, inquiry: PrivacyInquiry, *, months: int, reason: str, actor: str,
            now: datetime) -> None:
-    """Extend the deadline by up to two further months (GDPR Art. 12(3)), with a reason and a notice."""
+    """Extend the deadline by up to two further months (GDPR Art. 12(3)), counted from the
+    due date like the first month, with a reason and a notice; refused once the due date has passed."""
     from . import mail
     from .leads import person_message
 
@@ -144,6 +186,9 @@ def extend(session: Session, inquiry: PrivacyInquiry, *, months: int, reason: st
         raise ValueError(f"request {inquiry.id} is {inquiry.status}")
     if inquiry.extension_reason:
         raise ValueError(f"request {inquiry.id} has been extended already")
+    if now.date() > inquiry.due_on:
+        raise ValueError(f"request {inquiry.id} was due on {inquiry.due_on.isoformat()}; a deadline that has passed "
+                         "cannot be extended (the person must be told of an extension within the first period)")
     inquiry.due_on = add_months(inquiry.due_on, months)
     inquiry.extension_reason = reason.strip()
     change_status(session, inquiry, "extended", actor=actor, now=now, reason=reason.strip())
@@ -169,7 +214,8 @@ _OPEN_REQUEST = (
 
 
 def find_duplicate(session: Session, address: str, request_type: str) -> PrivacyInquiry | None:
-    """An open request of the same type for the same address."""
+    """The oldest open request of the same type for the same address: a new one is
+    stored as its own request and both are noted as belonging together."""
     # Asked on every inquiry, under the write lock: one statement built once, run
     # without the ORM; the row is loaded only for the rare duplicate.
     found = session.connection().scalar(_OPEN_REQUEST, {"email_hash": email_hash(address),
@@ -217,7 +263,7 @@ def claim_token(session: Session, row: RequestToken, now: datetime, *, expired: 
     ``expired`` claims a link past its lifetime (to renew it), else only a live one.
     """
     claim = (update(RequestToken).where(RequestToken.id == row.id, RequestToken.used_at.is_(None))
-             .values(used_at=now).execution_options(synchronize_session=False))
+             .values(used_at=now))  # the session's copy of the row is updated too
     if not expired:
         claim = claim.where(RequestToken.expires_at > now)
     return session.execute(claim).rowcount == 1
@@ -229,7 +275,7 @@ def claim_verification(session: Session, inquiry: PrivacyInquiry, now: datetime)
     claim = (update(PrivacyInquiry)
              .where(PrivacyInquiry.id == inquiry.id, PrivacyInquiry.status == "awaiting_verification",
                     PrivacyInquiry.verified_at.is_(None))
-             .values(verified_at=now).execution_options(synchronize_session=False))
+             .values(verified_at=now))
     return session.execute(claim).rowcount == 1
 
 
@@ -250,6 +296,53 @@ def opt_out(session: Session, hashed: str, *, source: str, now: datetime) -> int
     if session.scalar(select(Suppression.id).where(Suppression.email_hash == hashed)) is None:
         session.add(Suppression(email_hash=hashed, created_at=now, source=source))
     return len(leads)
+
+
+def limit_processing(session: Session, hashed: str, kind: str, now: datetime) -> None:
+    """Record a verified restriction or objection for the person (by the keyed hash of
+    the address), so that it also holds for leads made later; once per person and kind,
+    which the unique (email_hash, kind) constraint decides."""
+    if kind not in FLAGS:
+        raise ValueError(f"not a restriction or objection: {kind!r}")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(ProcessingLimit).values(email_hash=hashed, kind=kind, created_at=now)
+                    .on_conflict_do_nothing(index_elements=["email_hash", "kind"]))
+
+
+def same_address(session: Session, inquiry: PrivacyInquiry) -> list[PrivacyInquiry]:
+    """The other requests made from the same address, oldest first (for staff)."""
+    return list(session.scalars(
+        select(PrivacyInquiry).join(Lead)
+        .where(Lead.email_hash == inquiry.lead.email_hash, PrivacyInquiry.id != inquiry.id)
+        .order_by(PrivacyInquiry.id)))
+
+
+def copies_elsewhere(session: Session, address: str) -> dict:
+    """Where the person's data may have gone from this site, so an erasure can reach it:
+    marketing exports (the audit log records each one) taken while one of their leads was
+    in the export, and mails to the sales team about their demo bookings."""
+    leads = leads_of(session, address)
+    revoked = dict(session.execute(
+        select(ConsentRevocation.lead_id, func.min(ConsentRevocation.at))
+        .where(ConsentRevocation.lead_id.in_([lead.id for lead in leads]),
+               ConsentRevocation.consent_key == "marketing")
+        .group_by(ConsentRevocation.lead_id)).all())
+    # A lead may have been in an export taken after it was made and before its marketing
+    # consent was withdrawn (the export's own rules may have left it out: "may").
+    windows = [(lead.created_at, revoked.get(lead.id)) for lead in leads
+               if lead.marketing_opt_in or lead.id in revoked]
+    exports = []
+    if windows:
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.action == "export-leads")
+                                     .order_by(AuditEntry.at, AuditEntry.id)):
+            if any(start <= entry.at and (end is None or entry.at < end) for start, end in windows):
+                exports.append({"at": entry.at, "by": entry.actor})
+    sales_mails = session.scalars(
+        select(OutboxMessage.sent_at).where(OutboxMessage.lead_id.in_([lead.id for lead in leads]),
+                                            OutboxMessage.kind == "demo-team", OutboxMessage.sent_at.is_not(None))
+        .order_by(OutboxMessage.sent_at)).all()
+    return {"exports": exports, "sales_mails": list(sales_mails)}
 
 
 
@@ -398,7 +491,7 @@ def _collect(session: Session, address: str, now: datetime) -> dict:
                 "country": lead.booking.country, "phone": lead.booking.phone, "users": lead.booking.users,
                 "message": lead.booking.message, "status": lead.booking.status},
             "privacy_request": None if lead.inquiry is None else {
-                "number": lead.inquiry.id, "type": lead.inquiry.request_type, "details": lead.inquiry.details,
+                "reference": lead.inquiry.reference, "type": lead.inquiry.request_type, "details": lead.inquiry.details,
                 "received_at": lead.inquiry.received_at, "due_on": lead.inquiry.due_on,
                 "status": lead.inquiry.status,
                 "history": [{"at": h.at, "from": h.from_status, "to": h.to_status, "reason": h.reason}
@@ -462,12 +555,17 @@ def export_archive(session: Session, address: str, *, locale: str | None = None,
 
 # --- erasure ----------------------------------------------------------------------------
 
-def erase(session: Session, address: str, *, request_type: str, received_at: datetime, now: datetime) -> dict:
+def erase(session: Session, address: str, *, request_type: str, received_at: datetime, now: datetime,
+          keep_lead_id: int | None = None) -> dict:
     """Delete every row that holds the address, whatever its case (and the .eml files
     of its mail); keep only the erasure record (and a suppression hash if the person
-    had opted out). Returns counts by kind."""
+    had opted out). Returns counts by kind.
+
+    ``keep_lead_id``: a request that stays open after the site's part is done (the
+    erasure of an online-community profile) keeps its own lead until staff complete it."""
     hashed = email_hash(address)
-    lead_ids = list(session.scalars(select(Lead.id).where(Lead.email_hash == hashed)))
+    lead_ids = [lead_id for lead_id in session.scalars(select(Lead.id).where(Lead.email_hash == hashed))
+                if lead_id != keep_lead_id]
 
     def count(model, *where):
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0

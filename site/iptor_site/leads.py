@@ -190,27 +190,40 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     raise SlotTaken()
 
 
-def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry) -> None:
-    """Tell the privacy team about a verified request (in English, the staff's language)."""
+def team_inquiry_message(inquiry, *, others=(), erased: dict | None = None, copies: dict | None = None,
+                         kept_open: bool = True) -> mail.Outgoing:
+    """The privacy team's notice of a verified request (in English, the staff's language):
+    its details, the other requests from the same address and, for an erasure, what was
+    erased here and which copies outside the site may exist. ``inquiry`` may be a snapshot
+    (an erased request is gone from the database when its notice is sent)."""
     lead = inquiry.lead
     with force_locale(TEAM_LOCALE):
-        team = mail.build_message(
+        return mail.build_message(
             to_name=None,
             to_address=current_app.config["MAIL_PRIVACY_TEAM"],
-            subject=(f"Verified privacy request #{inquiry.id} ({inquiry.request_type}), "
+            subject=(f"Verified privacy request #{inquiry.id} {inquiry.reference} ({inquiry.request_type}), "
                      f"due {inquiry.due_on.isoformat()}"),
-            body=render_template("mail/inquiry_team.txt", lead=lead, inquiry=inquiry,
+            body=render_template("mail/inquiry_team.txt", lead=lead, inquiry=inquiry, others=others,
+                                 erased=erased, copies=copies, kept_open=kept_open, open_statuses=dsr.OPEN,
                                  request_label=REQUEST_TYPES[inquiry.request_type]),
             locale=TEAM_LOCALE,
         )
-    mail.enqueue(session, team, kind="inquiry-team", lead_id=lead.id)
+
+
+def team_inquiry_mail(session: Session, inquiry: PrivacyInquiry, **extra) -> None:
+    """Tell the privacy team about a verified request, through the outbox."""
+    team = team_inquiry_message(inquiry, others=dsr.same_address(session, inquiry), **extra)
+    mail.enqueue(session, team, kind="inquiry-team", lead_id=inquiry.lead_id)
 
 
 @mail.recipe("inquiry-link", _row_and_lead(PrivacyInquiry, "inquiry_id"))
 def _inquiry_link_mail(inquiry: PrivacyInquiry, params: dict) -> mail.Outgoing:
+    earlier = params.get("earlier")
     return person_message(inquiry.lead, params["template"], params["subject_key"], inquiry=inquiry,
                           link=params["link"], hours=current_app.config["REQUEST_LINK_HOURS"],
-                          request_label=REQUEST_TYPES[inquiry.request_type])
+                          request_label=REQUEST_TYPES[inquiry.request_type],
+                          earlier=earlier and {"reference": earlier["reference"],
+                                               "received": datetime.fromisoformat(earlier["received"])})
 
 
 @dataclass(frozen=True)
@@ -237,12 +250,14 @@ VERIFY_MAIL = {"template": "mail/inquiry_confirmation.txt", "subject_key": "inqu
 
 
 def store_link(session: Session, link: Link, *, inquiry_id: int, lead_id: int, address: str, template: str,
-               subject_key: str, kind: str, now: datetime) -> None:
-    """Store ``link`` for the inquiry and queue the mail that carries it, in the person's language."""
+               subject_key: str, kind: str, now: datetime, earlier: dict | None = None) -> None:
+    """Store ``link`` for the inquiry and queue the mail that carries it, in the person's
+    language; ``earlier`` names an open request of the same type that the mail mentions."""
     dsr.store_token(session, inquiry_id, link.purpose, link.token, now)
-    mail.enqueue_recipe(session, "inquiry-link",
-                        {"inquiry_id": inquiry_id, "template": template, "subject_key": subject_key, "link": link.url},
-                        to_address=address, kind=kind, lead_id=lead_id)
+    params = {"inquiry_id": inquiry_id, "template": template, "subject_key": subject_key, "link": link.url}
+    if earlier:
+        params["earlier"] = earlier
+    mail.enqueue_recipe(session, "inquiry-link", params, to_address=address, kind=kind, lead_id=lead_id)
 
 
 def mail_link(session: Session, inquiry: PrivacyInquiry, *, purpose: str, endpoint: str, template: str,
@@ -262,10 +277,14 @@ def resend_verification(session: Session, inquiry: PrivacyInquiry, now: datetime
     session.commit()
 
 
-def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) -> int:
-    """Store the lead, its consent stamp and the request with its due date, and send the
-    verification link; a second open request of the same type joins the first.
-    Returns the request's id.
+def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) -> str:
+    """Store the lead, its consent stamp and the request with its due date and public
+    reference, and send the verification link; returns the reference.
+
+    Every submission is its own request, with its own details, name and consent stamp,
+    even when the address has an open request of the same type: both requests note the
+    other, the privacy team sees them together and the mail tells the person (the page
+    tells nobody: it is the same for every address).
 
     Everything is gathered before the transaction begins with the look for an open
     request, so the write lock is held for the statements only.
@@ -273,7 +292,11 @@ def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) 
     request_type = form.request_type.data
     lead = _lead_values(form, "inquiry", now)
     community = request_type == "erasure" and bool(form.community.data)
+    # 55 random bits: a repeat is refused by the unique constraint, and the form then
+    # answers "please try again" like any failed save.
+    reference = dsr.new_reference()
     inquiry = {
+        "reference": reference,
         "request_type": request_type,
         "details": form.details.data or None,
         "california_resident": bool(form.california_resident.data),
@@ -285,21 +308,20 @@ def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) 
     stamp = consent.prepare_stamp(form, form_name="privacy-inquiry", form_version=INQUIRY_FORM_VERSION,
                                   policy_version=policy_version, now=now)
     link = new_link(lang=lead["locale"], **VERIFY_LINK)
-    duplicate = dsr.find_duplicate(session, lead["email"], request_type)
-    if duplicate is not None:
-        dsr.change_status(session, duplicate, duplicate.status, actor=dsr.SUBJECT, now=now,
-                          reason="the same request was submitted again and joined to this one")
-        if duplicate.status == "awaiting_verification":
-            _verification_mail(session, duplicate, now)
-        session.commit()
-        return duplicate.id
+    earlier = dsr.find_duplicate(session, lead["email"], request_type)
     lead_id = _insert_lead(session, lead)
     inquiry_id = insert_row(session, PrivacyInquiry, {**inquiry, "lead_id": lead_id})
     consent.write_stamp(session, lead_id, stamp)
     insert_rows(session, RequestStatusChange, [{
         "inquiry_id": inquiry_id, "at": now, "from_status": None, "to_status": "awaiting_verification",
-        "actor": dsr.SUBJECT, "reason": "received"}])
-    store_link(session, link, inquiry_id=inquiry_id, lead_id=lead_id, address=lead["email"], now=now, **VERIFY_MAIL)
+        "actor": dsr.SUBJECT,
+        "reason": "received" if earlier is None else
+        f"received while request #{earlier.id} {earlier.reference} of the same type is open"}])
+    if earlier is not None:
+        dsr.change_status(session, earlier, earlier.status, actor=dsr.SUBJECT, now=now,
+                          reason=f"the same address sent another request of this type: #{inquiry_id} {reference}")
+    store_link(session, link, inquiry_id=inquiry_id, lead_id=lead_id, address=lead["email"], now=now,
+               earlier=earlier and {"reference": earlier.reference, "received": earlier.received_at.isoformat()},
+               **VERIFY_MAIL)
     session.commit()
-    return inquiry_id
-
+    return reference

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
-from . import dsr, mail, retention, slots
+from . import backoffice, dsr, mail, retention, slots
 from .extensions import db
-from .models import PrivacyInquiry
+from .models import PrivacyInquiry, StaffUser
 
 privacy = AppGroup("privacy", help="Data-subject requests.")
 retention_group = AppGroup("retention", help="Retention periods.")
@@ -32,20 +33,27 @@ def overdue_command(within: int) -> None:
 @click.argument("number", type=int)
 @click.option("--months", type=click.IntRange(1, 2), default=2, show_default=True)
 @click.option("--reason", required=True)
-@click.option("--by", "actor", required=True, help="Who decides the extension (staff e-mail).")
+@click.option("--by", "actor", required=True, help="The staff member who decides (their account e-mail).")
 @with_appcontext
 def extend_command(number: int, months: int, reason: str, actor: str) -> None:
-    """Extend request NUMBER's deadline, with a reason; the person is told."""
+    """Extend request NUMBER's deadline, with a reason; the person is told and the
+    audit log records who extended it. Refused once the due date has passed."""
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.email == actor.strip().casefold()))
+    if staff is None or not staff.active:
+        raise click.ClickException(f"--by {actor}: no active staff account has this e-mail address")
     inquiry = db.session.get(PrivacyInquiry, number)
     if inquiry is None:
         raise click.ClickException(f"no request #{number}")
+    now = slots.now()
     try:
-        dsr.extend(db.session, inquiry, months=months, reason=reason, actor=actor, now=slots.now())
+        dsr.extend(db.session, inquiry, months=months, reason=reason, actor=staff.email, now=now)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    backoffice.audit(db.session, staff.email, "request-extend", f"request #{inquiry.id}",
+                     f"{reason.strip()} (command line; now due {inquiry.due_on.isoformat()})", now=now)
     db.session.commit()
     mail.deliver_now(db.session, lead_id=inquiry.lead_id)
-    click.echo(f"#{number} now due {inquiry.due_on}")
+    click.echo(f"#{number} ({inquiry.reference}) now due {inquiry.due_on}")
 
 
 @privacy.command("vacuum")

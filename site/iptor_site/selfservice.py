@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy.orm import Session
 
 from . import dsr, mail
-from .leads import mail_link, person_message, team_inquiry_mail
+from .leads import mail_link, person_message, team_inquiry_mail, team_inquiry_message
 from .models import PrivacyInquiry
 
 
@@ -19,8 +19,7 @@ def verify(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
     """
     dsr.change_status(session, inquiry, "verified", actor=dsr.SUBJECT, now=now, reason="address confirmed")
     kind = inquiry.request_type
-    address = inquiry.lead.email
-    result = {"type": kind, "number": inquiry.id, "due": inquiry.due_on.isoformat()}
+    result = {"type": kind, "due": inquiry.due_on.isoformat()}
     if kind in {"access", "portability"}:
         mail_link(session, inquiry, purpose="download", endpoint="privacy_requests.download",
                   template="mail/download_ready.txt", subject_key="download_ready", kind="download-link", now=now)
@@ -30,7 +29,9 @@ def verify(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
         dsr.change_status(session, inquiry, "completed", actor=dsr.SYSTEM, now=now, reason="marketing switched off")
         result["outcome"] = "opted-out"
     elif kind in dsr.FLAGS:
-        for lead in dsr.leads_of(session, address):
+        # Kept for the person, so it also holds for what they submit later.
+        dsr.limit_processing(session, inquiry.lead.email_hash, kind, now)
+        for lead in dsr.leads_of(session, inquiry.lead.email):
             setattr(lead, dsr.FLAGS[kind], True)
         team_inquiry_mail(session, inquiry)
         result["outcome"] = "flagged"
@@ -43,21 +44,48 @@ def verify(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
     return result
 
 
-def erase(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
-    """Erase the person's data, then send them the deletion certificate.
-
-    The certificate is the one message that names the address after the erasure;
-    its outbox row is removed as soon as it has been sent.
-    """
+def _snapshot(inquiry: PrivacyInquiry) -> SimpleNamespace:
+    """The request and its lead as plain values, readable after their rows are deleted."""
     lead = inquiry.lead
-    person = {"name": lead.name, "email": lead.email, "locale": lead.locale}
-    request_type, received = inquiry.request_type, inquiry.received_at
-    counts = dsr.erase(session, person["email"], request_type=request_type, received_at=received, now=now)
+    fields = ("id", "reference", "lead_id", "request_type", "details", "california_resident", "community",
+              "received_at", "due_on")
+    return SimpleNamespace(**{name: getattr(inquiry, name) for name in fields},
+                           lead=SimpleNamespace(name=lead.name, email=lead.email, locale=lead.locale))
+
+
+def erase(session: Session, inquiry: PrivacyInquiry, now: datetime) -> dict:
+    """Erase the person's data on this site, tell the privacy team what is left to do,
+    then send the person the deletion certificate, which says what is still pending.
+
+    What the site cannot erase by itself is pending: an online-community profile (the
+    request then keeps its own lead and stays open until staff complete it), and copies
+    that left the site (marketing exports, mail to the sales team about demo bookings).
+    Otherwise the request goes with the rest, and the certificate and the team's notice
+    are removed from the outbox as soon as they have been sent.
+    """
+    request = _snapshot(inquiry)
+    others = [SimpleNamespace(id=o.id, reference=o.reference, request_type=o.request_type,
+                              received_at=o.received_at, status=o.status) for o in dsr.same_address(session, inquiry)]
+    copies = dsr.copies_elsewhere(session, request.lead.email)
+    community = request.community
+    counts = dsr.erase(session, request.lead.email, request_type=request.request_type,
+                       received_at=request.received_at, now=now, keep_lead_id=request.lead_id if community else None)
     session.flush()
-    msg = person_message(SimpleNamespace(**person), "mail/erasure_certificate.txt", "erasure_certificate",
-                         counts=counts, completed=now)
-    certificate = mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None, hand_over=False)
+    team = team_inquiry_message(request, others=others, erased=counts, copies=copies, kept_open=community)
+    if community:
+        dsr.change_status(session, inquiry, inquiry.status, actor=dsr.SYSTEM, now=now,
+                          reason="this site's data erased; the online-community profile is left to the privacy team")
+        ids = [mail.enqueue(session, team, kind="inquiry-team", lead_id=request.lead_id, hand_over=False)]
+    else:
+        ids = [mail.enqueue(session, team, kind=mail.EPHEMERAL, lead_id=None, hand_over=False)]
+    pending = {"community": community, "exports": sorted({e["at"].date() for e in copies["exports"]}),
+               "sales_mails": len(copies["sales_mails"])}
+    msg = person_message(request.lead, "mail/erasure_certificate.txt", "erasure_certificate",
+                         counts=counts, completed=now, pending=pending, due=request.due_on)
+    ids.append(mail.enqueue(session, msg, kind=mail.EPHEMERAL, lead_id=None, hand_over=False))
     session.commit()
-    mail.deliver(session, [certificate])
+    mail.deliver(session, ids)
     dsr.make_unreadable(session)
-    return {"type": request_type, "outcome": "erased", "counts": counts}
+    return {"type": request.request_type, "outcome": "erased", "counts": counts, "due": request.due_on.isoformat(),
+            "pending": [name for name in ("community", "exports", "sales_mails") if pending[name]],
+            "exported": [day.isoformat() for day in pending["exports"]]}

@@ -5,7 +5,7 @@ from .consent import ConsentStamp, ConsentStampItem, ConsentText
 from .cookies import CookieConsentEvent
 from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
-from .rights import ConsentRevocation, ErasureRecord, RequestStatusChange, RequestToken, Suppression
+from .rights import ConsentRevocation, ErasureRecord, ProcessingLimit, RequestStatusChange, RequestToken, Suppression
 from .staff import AuditEntry, StaffUser
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "StaffUser",
     "ConsentRevocation",
     "ErasureRecord",
+    "ProcessingLimit",
     "RequestStatusChange",
     "RequestToken",
     "Suppression",

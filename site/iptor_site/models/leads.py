@@ -65,13 +65,16 @@ class PrivacyInquiry(Base):
     __tablename__ = "privacy_inquiries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What the person sees instead of the id: random, with a check symbol (dsr.new_reference),
+    # so it says nothing about how many requests there are.
+    reference: Mapped[str] = mapped_column(String(16), unique=True, default=lambda: _new_reference())
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
     request_type: Mapped[str] = mapped_column(String(32))
     details: Mapped[str | None] = mapped_column(Text)
     california_resident: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_on: Mapped[date] = mapped_column(Date)
-    # An erasure of an online-community profile: eight weeks instead of thirty days.
+    # An erasure of an online-community profile: eight weeks instead of one month.
     community: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(32), default="awaiting_verification", index=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -81,6 +84,12 @@ class PrivacyInquiry(Base):
     lead: Mapped[Lead] = relationship(back_populates="inquiry")
     history = relationship("RequestStatusChange", back_populates="inquiry", cascade="all, delete-orphan",
                            passive_deletes=True, order_by="RequestStatusChange.id")
+
+
+def _new_reference() -> str:
+    from ..dsr import new_reference  # dsr imports the models
+
+    return new_reference()
 
 
 class SpamSubmission(Base):

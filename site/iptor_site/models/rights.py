@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -76,3 +76,16 @@ class ConsentRevocation(Base):
     consent_key: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(32))
+
+
+class ProcessingLimit(Base):
+    """A verified restriction or objection, kept for the person (the keyed hash of the
+    address, like a suppression), so that it also covers leads made after it."""
+
+    __tablename__ = "processing_limits"
+    __table_args__ = (UniqueConstraint("email_hash", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "restriction" or "objection"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -231,7 +231,8 @@ def privacy_request(request_id: int):
                                 .order_by(RequestToken.id)).all()
     _audit("view-request", f"request #{row.id}")
     db.session.commit()
-    return render_template("admin/request.html", row=row, tokens=tokens, today=slots.now().date(), open=dsr.OPEN)
+    return render_template("admin/request.html", row=row, tokens=tokens, today=slots.now().date(), open=dsr.OPEN,
+                           others=dsr.same_address(db.session, row))
 
 
 @bp.post("/requests/<int(signed=True):request_id>/action")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_babel import format_date
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from .. import antispam, dsr, formflow, leads, selfservice, slots
@@ -41,8 +42,8 @@ def inquiry():
     def save(db_session, now):
         return leads.file_inquiry(db_session, form, policy_version=privacy_version(), now=now)
 
-    def done(inquiry_id):
-        session[SESSION_KEY] = inquiry_id
+    def done(reference):
+        session[SESSION_KEY] = reference  # random: the cookie says nothing about other requests
         return redirect(url_for(".inquiry_received"), 303)
 
     return formflow.submit(form, FORM_NAME, save, lambda status, notice=None: _render(form, status, notice), done)
@@ -50,15 +51,22 @@ def inquiry():
 
 @bp.get("/privacy/inquiry/received")
 def inquiry_received():
-    """What happens next, and the date by which we answer."""
-    inquiry_id = session.get(SESSION_KEY)
-    inquiry = db.session.get(PrivacyInquiry, inquiry_id) if inquiry_id else None
+    """What happens next, and the date by which we answer.
+
+    The page shows only what the visitor sent and dates that follow from it, never
+    anything about other requests for the address (nor the reference, which goes to
+    the address only): it is the same whether the address is new or known."""
+    reference = session.get(SESSION_KEY)
+    inquiry = None
+    if isinstance(reference, str):
+        inquiry = db.session.scalar(select(PrivacyInquiry).where(PrivacyInquiry.reference == reference))
     if inquiry is None:
         return redirect(url_for(".inquiry"))
     g.status_page = True
     return render_template(
         "privacy/inquiry_received.html",
-        inquiry=inquiry,
+        name=inquiry.lead.name,
+        email=inquiry.lead.email,
         request_label=REQUEST_TYPES[inquiry.request_type],
         due=format_date(inquiry.due_on, "long"),
         received=format_date(inquiry.received_at, "long"),
