@@ -72,9 +72,11 @@ def zone_place(zone_name: str, locale=None) -> str:
     locale = Locale.parse(locale or get_locale())
     if zone_name == "UTC":
         return "UTC"
-    territory = get_global("zone_territories").get(zone_name)
+    # Browsers report ICU's names, some of them old aliases ("Asia/Katmandu").
+    canonical = get_global("zone_aliases").get(zone_name, zone_name)
+    territory = get_global("zone_territories").get(canonical)
     country = locale.territories.get(territory) if territory and territory != "001" else None
-    city = get_timezone_location(zone_name, locale=locale, return_city=True)
+    city = get_timezone_location(canonical, locale=locale, return_city=True)
     if not country:
         return city
     if len(get_global("territory_zones").get(territory, ())) > 1:
