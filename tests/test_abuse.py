@@ -185,7 +185,7 @@ def test_request_body_over_the_limit_is_413_localized(client):
         ("phone", "call me maybe", "phone number"),
         ("users", "0", "whole number of users"),
         ("users", "ten", "whole number of users"),
-        ("country", "XX", "Not a valid choice"),
+        ("country", "XX", "Choose one of the options offered"),
         ("name", "", "Enter your name."),
     ],
 )
