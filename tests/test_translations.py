@@ -357,3 +357,44 @@ def test_a_zone_outside_the_list_gets_a_localized_label_from_the_server(make_app
     assert data["zone_label"] == label
     # The page itself, asked for that zone, lists it under the same label.
     assert f'<option value="{zone}" selected>{label}</option>' in client.get(f"/{lang}/demo?tz={zone}").text
+
+
+def test_french_privacy_request_pages_and_mails_have_no_break_spaces_before_high_punctuation(
+        make_app, tmp_path, clock):
+    from iptor_site import dsr
+
+    app = make_app(CLOCK=clock)
+    client = app.test_client()
+    pages = {}
+
+    def visit(name, path, method="get", **kwargs):
+        response = getattr(client, method)(path, **kwargs)
+        pages[name] = response.text
+        return response
+
+    def link(kind, address):
+        texts = [_mail_text(m) for m in written_mails(tmp_path) if m["To"] and address in m["To"]]
+        return re.findall(rf"http://localhost(/fr/privacy/requests/{kind}/[A-Za-z0-9_-]+)", "\n".join(texts))[-1]
+
+    for request_type in ("access", "marketing-opt-out", "objection"):
+        page = client.get("/fr/privacy/inquiry").text
+        address = f"{request_type}@example.com"
+        client.post("/fr/privacy/inquiry", data=inquiry_data(
+            page, request_type=request_type, details="Merci", email=address))
+        verify = visit(f"verify {request_type}", link("verify", address))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', verify.text).group(1)
+        visit(f"done {request_type}", link("verify", address), "post", data={"csrf_token": token},
+              follow_redirects=True)
+    visit("used link", link("verify", "access@example.com"))
+    visit("download", link("download", "access@example.com"))
+    with app.test_request_context("/"):
+        unsubscribe = dsr.unsubscribe_url("access@example.com", "fr").removeprefix("http://localhost")
+    visit("unsubscribe", unsubscribe)
+    visit("unsubscribed", unsubscribe, "post")
+    visit("unknown link", "/fr/privacy/requests/verify/not-a-token")
+    visit("cookies saved", "/fr/cookies?saved=1")
+    problems = {name: bare_high_punctuation(visible_text(html)) for name, html in pages.items()}
+    problems.update({str(m["Subject"]): bare_high_punctuation(_mail_text(m)) for m in written_mails(tmp_path)
+                     if m["To"] and "example.com" in m["To"]})
+    assert len(pages) == 12
+    assert {name: found for name, found in problems.items() if found} == {}
