@@ -181,6 +181,18 @@ def test_the_checker_finds_bare_punctuation_and_ignores_times_and_urls():
     assert visible_text('<p title="a: b">x<script>a:b</script>\u00a0!</p>') == "x\u00a0!"
 
 
+def test_every_french_catalog_entry_has_no_break_spaces_before_high_punctuation():
+    # Also the strings no rendered state below shows (back-office, rare errors).
+    problems = [
+        (message.id, found)
+        for message in catalog("fr")
+        if message.id
+        for text in strings(message.string)
+        if (found := bare_high_punctuation(text))
+    ]
+    assert problems == []
+
+
 def test_every_french_page_and_form_state_has_no_break_spaces_before_high_punctuation(make_app):
     app = make_app(**TRACKING)
     client = app.test_client()
@@ -304,11 +316,13 @@ def test_countries_are_in_the_languages_collation_order(lang, pairs):
     ("fr", [("Suède", "Suisse"), ("Émirats arabes unis", "Espagne (Madrid)"),
             ("Espagne (Madrid)", "États-Unis (Chicago)"),
             ("États-Unis (New York)", "Finlande")]),
-    ("de", [("Norwegen", "Österreich"), ("Österreich", "Polen")]),
+    ("de", [("Norwegen", "Österreich"), ("Österreich", "Polen"), ("Südafrika", "Türkei")]),
+    ("nl", [("Oostenrijk", "Polen"), ("Verenigde Staten (New York)", "Zuid-Afrika")]),
+    ("en", [("Türkiye", "United Arab Emirates"), ("United States (New York)", "UTC")]),
 ])
 def test_time_zones_are_in_the_languages_collation_order(app, lang, pairs):
     with app.test_request_context(f"/{lang}/demo"), force_locale(lang):
-        places = [label.rsplit(" – ", 1)[0].replace(" (heure locale)", "").replace(" (Ortszeit)", "")
+        places = [re.sub(r" \((heure locale|Ortszeit|lokale tijd|local time)\)", "", label.rsplit(" – ", 1)[0])
                   for _, label in slots.time_zone_choices("Europe/Paris")]
     for first, second in pairs:
         assert _before(places, first, second), (lang, first, second, places)
