@@ -35,9 +35,9 @@ def _wtforms_messages(locale: str) -> support.Translations:
 
 
 class SiteForm(FlaskForm):
-    """A public form: WTForms' own messages (a choice not offered, say) in the page's
-    language. Flask-WTF reads that catalogue from disk for every request; here it is
-    read once per locale."""
+    """A public form. Every message a visitor sees is the site's own (see NOT_OFFERED);
+    whatever WTForms might still say comes in the page's language. Flask-WTF reads
+    that catalogue from disk for every request; here it is read once per locale."""
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
