@@ -185,7 +185,7 @@ def test_request_body_over_the_limit_is_413_localized(client):
         ("phone", "call me maybe", "phone number"),
         ("users", "0", "whole number of users"),
         ("users", "ten", "whole number of users"),
-        ("country", "XX", "Not a valid choice"),
+        ("country", "XX", "Choose one of the options offered"),
         ("name", "", "Enter your name."),
     ],
 )
@@ -207,14 +207,21 @@ def test_bad_input_gets_a_clear_error_next_to_the_field_and_keeps_everything(app
     assert count(app, Lead) == 0
 
 
-@pytest.mark.parametrize(("lang", "message"), [("de", "Keine gültige Auswahl."), ("fr", "N'est pas un choix valide."),
-                                             ("nl", "Ongeldige keuze."), ("en", "Not a valid choice.")])
+@pytest.mark.parametrize(("lang", "message"), [
+    ("de", "Wählen Sie eine der angebotenen Optionen."), ("fr", "Choisissez l’une des options proposées."),
+    ("nl", "Kies een van de aangeboden opties."), ("en", "Choose one of the options offered.")])
 def test_wtforms_own_messages_follow_the_page_language(client, lang, message):
+    # A tampered select gets the site's own message, with the language's typography
+    # (’ in French), not WTForms' catalogue ("N'est pas un choix valide.").
     for _ in range(2):  # the catalogue is read once per language, then reused
         data = demo_data(demo_page(client, lang), country="XX")
         response = client.post(f"/{lang}/demo", data=data)
         assert response.status_code == 422
         assert str(escape(message)) in response.text.split('id="country-error">', 1)[1].split("</p>", 1)[0]
+    page = client.get(f"/{lang}/privacy/inquiry").text
+    response = client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, request_type="everything"))
+    assert response.status_code == 422
+    assert str(escape(message)) in response.text.split('id="request_type-error">', 1)[1].split("</p>", 1)[0]
 
 
 def test_invalid_utf8_is_an_error_not_a_crash(app, client):

@@ -204,6 +204,6 @@ def test_concurrent_bookings_of_one_slot_let_exactly_one_win(app, server):
 def test_slots_endpoint_labels_times_for_the_script(client):
     data = client.get("/fr/demo/slots?tz=Europe/Paris").get_json()
     assert data["zone"] == "Europe/Paris"
-    assert data["groups"][0]["label"] == "mardi 1 décembre 2026"
+    assert data["groups"][0]["label"] == "mardi 1er décembre 2026"
     assert data["groups"][0]["options"][0] == ["2026-12-01T08:00Z", "09:00"]
     assert sum(len(g["options"]) for g in data["groups"]) == 150

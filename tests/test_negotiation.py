@@ -26,6 +26,14 @@ CASES = [
     # ?lang= on an unprefixed URL wins over both.
     ("/pricing?lang=nl", "de", "fr", "/nl/pricing"),
     ("/?lang=de&utm_source=x", None, None, "/de/?utm_source=x"),
+    # Babel's rules: a better-rated regional variant wins over a lower-rated exact match.
+    ("/", "fr-CH, en;q=0.5", None, "/fr/"),
+    ("/", "de-CH, en;q=0.8", None, "/de/"),
+    ("/", "nl-BE, fr;q=0.9", None, "/nl/"),
+    ("/pricing", "fr-CA,en-US;q=0.7,en;q=0.3", None, "/fr/pricing"),
+    ("/", "es-MX, de-AT;q=0.6, en;q=0.5", None, "/de/"),
+    # q=0 means "not this language".
+    ("/", "nl;q=0, fr;q=0.2", None, "/fr/"),
 ]
 
 
@@ -50,6 +58,13 @@ SWITCHES = [
     ("/en/pricing?lang=en", "/en/pricing", "en"),
     # An unknown language is dropped, nothing is saved.
     ("/en/pricing?lang=xx", "/en/pricing", None),
+    # Every localized page, whichever part of the site serves it.
+    ("/en/demo?lang=de", "/de/demo", "de"),
+    ("/en/demo?lang=fr&users=40&tz=Europe/Paris", "/fr/demo?users=40&tz=Europe%2FParis", "fr"),
+    ("/en/privacy/inquiry?lang=nl", "/nl/privacy/inquiry", "nl"),
+    ("/de/privacy/inquiry?lang=fr&type=sb27", "/fr/privacy/inquiry?type=sb27", "fr"),
+    ("/en/cookies?lang=de", "/de/cookies", "de"),
+    ("/en/demo?lang=xx", "/en/demo", None),
 ]
 
 
@@ -90,3 +105,17 @@ def test_locale_without_trailing_slash_reaches_the_landing_page(client):
 def test_lang_switch_never_leaves_the_site(client):
     response = client.get("/en/pricing?lang=//evil.example")
     assert response.headers["Location"] == "/en/pricing"
+
+
+def test_lang_parameter_works_on_every_page_of_the_site(app, client):
+    """Every GET page under a locale prefix switches language, not only the content pages."""
+    pages = [
+        rule.rule.replace("<locale:lang>", "en")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/<locale:lang>") and "GET" in rule.methods and len(rule.arguments) == 1
+    ]
+    assert "/en/demo" in pages and "/en/privacy/inquiry" in pages
+    for path in pages:
+        response = client.get(path + "?lang=nl")
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == "/nl" + path[len("/en"):], path

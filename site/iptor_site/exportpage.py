@@ -7,12 +7,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_timedelta, get_timezone_location
+from babel.dates import format_datetime, format_timedelta, get_timezone_location
 from babel.numbers import format_decimal
 from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from .i18n import format_day
 from .webforms import REQUEST_TYPES
 
 #: Statuses of requests, bookings and links, and the other codes the export holds.
@@ -91,7 +92,7 @@ class Formatter:
         return format_datetime(value, "long", tzinfo=tzinfo, locale=self.locale)
 
     def day(self, value: date | None) -> str:
-        return "–" if value is None else format_date(value, "long", locale=self.locale)
+        return "–" if value is None else format_day(value, "long", locale=self.locale)
 
     def yesno(self, value) -> str:
         return _("Yes") if value else _("No")

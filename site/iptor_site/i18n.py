@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import cache
+
+from babel import Locale, negotiate_locale
+from babel.dates import format_date as babel_format_date
+from babel.lists import format_list as babel_format_list
 from flask import Flask, current_app, g, request
+from flask_babel import get_locale, to_user_timezone
+from pyuca import Collator
 from werkzeug.routing import BaseConverter
 
 #: Every locale the site speaks, in the order the language switcher shows them,
@@ -28,14 +38,18 @@ class LocaleConverter(BaseConverter):
 def negotiate(available=None) -> str:
     """Best locale for this request among ``available``.
 
-    The saved choice (cookie) wins, then the Accept-Language header
-    (``de-AT`` falls back to ``de``), then English or the first available.
+    The saved choice (cookie) wins, then the Accept-Language header by Babel's
+    rules: the visitor's languages in order of preference, each matched exactly
+    or by its primary language (``fr-CH`` is French, even when ``en`` is listed
+    later at a lower quality), then English or the first available.
     """
     available = list(available or LOCALES)
     saved = request.cookies.get(LANG_COOKIE)
     if saved in available:
         return saved
-    best = request.accept_languages.best_match(available)
+    # Werkzeug lists the languages best first; q=0 means "not this one".
+    preferred = [lang for lang, quality in request.accept_languages if quality > 0 and lang != "*"]
+    best = negotiate_locale(preferred, available, sep="-", aliases={})
     if best:
         return best
     return DEFAULT_LOCALE if DEFAULT_LOCALE in available else available[0]
@@ -71,3 +85,53 @@ def init_app(app: Flask) -> None:
             return
         if current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
             values["lang"] = g.lang
+
+
+#: An unquoted day-of-month field in a CLDR date pattern ("d", never "dd").
+_DAY_FIELD = re.compile(r"(?<!d)d(?!d)")
+#: Locales that write the first day of a month as an ordinal: French "1er décembre".
+_FIRST_DAY_ORDINAL = {"fr": "d'er'"}
+
+
+def _unquoted(pattern: str, replace) -> str:
+    """Apply ``replace`` to the parts of a CLDR pattern outside quotes."""
+    parts = pattern.split("'")
+    return "'".join(replace(part) if i % 2 == 0 else part for i, part in enumerate(parts))
+
+
+def format_day(value: date | datetime, width: str = "long", locale=None) -> str:
+    """A date as the site writes it everywhere (pages, mails, subjects, calendar files).
+
+    ``width`` is a CLDR width (short, medium, long, full) or a pattern. Babel
+    follows CLDR, which has no ordinal day: French needs "1er décembre", not
+    "1 décembre", so the day field of the first of a month gets its suffix here.
+    """
+    loc = Locale.parse(locale or get_locale() or DEFAULT_LOCALE)
+    if isinstance(value, datetime):
+        value = to_user_timezone(value) if value.tzinfo else value
+    pattern = loc.date_formats[width].pattern if width in loc.date_formats else width
+    ordinal = _FIRST_DAY_ORDINAL.get(loc.language)
+    if ordinal and value.day == 1:
+        pattern = _unquoted(pattern, lambda part: _DAY_FIELD.sub(ordinal, part))
+    return babel_format_date(value, pattern, locale=loc)
+
+
+def format_list(items) -> str:
+    """Items joined as the page's language lists them ("a, b and c"; "a, b et c")."""
+    return babel_format_list([str(item) for item in items], locale=get_locale() or DEFAULT_LOCALE)
+
+
+@cache
+def _collator() -> Collator:
+    return Collator()
+
+
+def collation_key(locale: str) -> Callable[[str], tuple]:
+    """Sort key for names shown in ``locale``: the Unicode Collation Algorithm.
+
+    Code-point order puts "Suisse" before "Suède" and "Österreich" after "Zypern".
+    The UCA's default table (DUCET) is the correct order for every locale the site
+    speaks: none of English, Dutch, French (France) or German (dictionary order)
+    tailors it. A locale that needs a tailoring (Swedish, say) must add one here.
+    """
+    return _collator().sort_key

@@ -86,7 +86,7 @@ def demo_calendar_file(booking: DemoBooking, details: dict[str, str] | None = No
         minutes=booking.duration_minutes,
         summary=gettext("Iptor multiflex demo"),
         description=gettext(
-            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s (%(zone)s).",
+            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s, %(zone)s.",
             **details,
         ),
         organizer=current_app.config["MAIL_SALES_TEAM"],

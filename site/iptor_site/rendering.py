@@ -7,9 +7,10 @@ from datetime import date
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, has_request_context, request, url_for
+from markupsafe import Markup
 
 from .config import DEVELOPMENT_SITE_URL
-from .i18n import LOCALES, current_locale
+from .i18n import LOCALES, current_locale, format_day, format_list
 
 #: hreflang for the unprefixed URL, which negotiates the language itself.
 X_DEFAULT = "x-default"
@@ -111,6 +112,10 @@ def init_app(app: Flask) -> None:
 
     app.context_processor(_page_context)
     app.jinja_env.filters["todate"] = date.fromisoformat
+    # The site's one date format (French "1er"), in place of Flask-Babel's filter.
+    app.jinja_env.filters["dateformat"] = format_day
+    app.jinja_env.filters["listformat"] = format_list
+    app.jinja_env.filters["bold"] = lambda text: Markup("<strong>{}</strong>").format(text)
     app.jinja_env.globals.update(
         deletion_kind=dsr.deletion_kind,
         consent_keys=consent.statement_keys,

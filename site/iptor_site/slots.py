@@ -6,12 +6,15 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from babel.dates import format_date, format_time, get_timezone_location
+from babel import Locale
+from babel.core import get_global
+from babel.dates import format_time, get_timezone_location
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .i18n import collation_key, format_day
 from .models import DemoBooking
 from .models.base import utcnow
 
@@ -51,15 +54,53 @@ def valid_time_zone(name: str | None) -> str | None:
         return None
 
 
+def utc_offset(zone_name: str, at: datetime) -> str:
+    """The zone's offset from UTC at ``at``: "UTC", "UTC+1", "UTC−3", "UTC+5:30"."""
+    offset = at.astimezone(ZoneInfo(zone_name)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    if minutes == 0:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes > 0 else "\u2212"
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def zone_place(zone_name: str, locale=None) -> str:
+    """Where a zone is, in ``locale``: "Deutschland (Berlin)" where the country has
+    several zones, "France (heure locale)" where it has one, never CLDR's nested
+    "Deutschland (Berlin) (Ortszeit)" or "heure : France"."""
+    locale = Locale.parse(locale or get_locale())
+    if zone_name == "UTC":
+        return "UTC"
+    # Browsers report ICU's names, some of them old aliases ("Asia/Katmandu").
+    canonical = get_global("zone_aliases").get(zone_name, zone_name)
+    territory = get_global("zone_territories").get(canonical)
+    country = locale.territories.get(territory) if territory and territory != "001" else None
+    city = get_timezone_location(canonical, locale=locale, return_city=True)
+    if not country:
+        return city
+    if len(get_global("territory_zones").get(territory, ())) > 1:
+        return gettext("%(country)s (%(city)s)", country=country, city=city)
+    return gettext("%(country)s (local time)", country=country)
+
+
+def zone_label(zone_name: str, at: datetime | None = None, locale=None) -> str:
+    """One clean label per zone with its offset at ``at``: "Deutschland (Berlin) – UTC+1"."""
+    if zone_name == "UTC":
+        return "UTC"
+    return gettext("%(place)s – %(offset)s", place=zone_place(zone_name, locale),
+                   offset=utc_offset(zone_name, at or now()))
+
+
 def time_zone_choices(selected: str) -> list[tuple[str, str]]:
-    """(zone, localized name) pairs, sorted by name, including ``selected``."""
+    """(zone, localized label) pairs, in the language's collation order, including ``selected``."""
     zones = set(TIME_ZONES) | {selected}
     locale = get_locale()
-    labelled = [
-        (zone, "UTC" if zone == "UTC" else get_timezone_location(zone, locale=locale))
-        for zone in zones
-    ]
-    return sorted(labelled, key=lambda pair: pair[1].casefold())
+    at = now()
+    key = collation_key(str(locale))
+    places = {zone: zone_place(zone, locale) for zone in zones}
+    ordered = sorted(zones, key=lambda zone: (key(places[zone]), zone))
+    return [(zone, zone_label(zone, at, locale)) for zone in ordered]
 
 
 def _clock(value: str) -> time:
@@ -149,7 +190,7 @@ def grouped(slots: list[datetime], zone_name: str) -> list[tuple[str, list[tuple
         groups.setdefault(local.date(), []).append(
             (slot_value(slot), format_time(local, "short", locale=locale))
         )
-    return [(format_date(day, "full", locale=locale), options) for day, options in groups.items()]
+    return [(format_day(day, "full", locale=locale), options) for day, options in groups.items()]
 
 
 def describe(slot: datetime, zone_name: str, minutes: int) -> dict[str, str]:
@@ -159,8 +200,8 @@ def describe(slot: datetime, zone_name: str, minutes: int) -> dict[str, str]:
     start = slot.astimezone(zone)
     finish = (slot + timedelta(minutes=minutes)).astimezone(zone)
     return {
-        "date": format_date(start, "full", locale=locale),
+        "date": format_day(start.date(), "full", locale=locale),
         "start": format_time(start, "short", locale=locale),
         "end": format_time(finish, "short", locale=locale),
-        "zone": "UTC" if zone_name == "UTC" else get_timezone_location(zone_name, locale=locale),
+        "zone": zone_label(zone_name, slot, locale),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from functools import cache, lru_cache
 
 from babel import Locale, support
@@ -22,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .antispam import AntiSpamMixin
 from .consent import MarketingMixin, PrivacyNoticeMixin
+from .i18n import collation_key
 from .validation import CleanText, email_address, phone_number, strip
 
 DEMO_FORM_VERSION = "1"
@@ -35,9 +35,9 @@ def _wtforms_messages(locale: str) -> support.Translations:
 
 
 class SiteForm(FlaskForm):
-    """A public form: WTForms' own messages (a choice not offered, say) in the page's
-    language. Flask-WTF reads that catalogue from disk for every request; here it is
-    read once per locale."""
+    """A public form. Every message a visitor sees is the site's own (see NOT_OFFERED);
+    whatever WTForms might still say comes in the page's language. Flask-WTF reads
+    that catalogue from disk for every request; here it is read once per locale."""
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
@@ -76,8 +76,19 @@ def users_count(form, field):
         )
 
 
-#: WTForms' own message for a choice not offered, translated by WTForms' catalogue.
-NOT_OFFERED = "Not a valid choice."
+#: A value no option of a select offers (a tampered form): our message, in the site's
+#: catalogues, not WTForms' ("N'est pas un choix valide." with a straight apostrophe).
+NOT_OFFERED = _l("Choose one of the options offered.")
+
+
+class ChoiceField(SelectField):
+    """A select whose "not offered" error is the site's own message."""
+
+    def pre_validate(self, form):
+        if self.validate_choice and self.choices is not None and self.data not in {
+            choice.value if isinstance(choice, SelectChoice) else choice[0] for choice in self.choices
+        }:
+            raise ValidationError(NOT_OFFERED)
 
 
 class CountryField(SelectField):
@@ -86,7 +97,7 @@ class CountryField(SelectField):
 
     def pre_validate(self, form):
         if self.data and self.data not in country_codes(str(get_locale())):
-            raise ValidationError(self.gettext(NOT_OFFERED))
+            raise ValidationError(NOT_OFFERED)
 
 
 class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
@@ -146,7 +157,7 @@ DETAILS_REQUIRED = {"rectification", "objection", "complaint"}
 class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, SiteForm):
     name = _name_field()
     email = _email_field(_l("E-mail address"))
-    request_type = SelectField(
+    request_type = ChoiceField(
         _l("Your request"),
         choices=[SelectChoice("", _l("Choose a request type"))]
         + [SelectChoice(value, label) for value, label in REQUEST_TYPES.items()],
@@ -167,6 +178,12 @@ class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, SiteForm):
 
     display_order = ("name", "email", "request_type", "details", "community", "california_resident",
                      "privacy_notice")
+    #: Short names for the error summary where the field's label is a whole sentence
+    #: ("… of California." followed by ": message" would read ".:").
+    summary_labels = {
+        "community": _l("Online community"),
+        "california_resident": _l("California residency"),
+    }
 
     def validate_details(self, field):
         if self.request_type.data in DETAILS_REQUIRED and not field.data:
@@ -182,20 +199,16 @@ class InquiryForm(AntiSpamMixin, PrivacyNoticeMixin, SiteForm):
 EXCLUDED_TERRITORIES = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"}
 
 
-def _sort_key(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 @lru_cache(maxsize=8)
 def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
-    """ISO 3166 countries and territories, named and sorted in ``locale``."""
+    """ISO 3166 countries and territories, named and sorted in ``locale``'s collation."""
     names = Locale.parse(locale).territories
     countries = [
         (code, name) for code, name in names.items()
         if len(code) == 2 and code.isalpha() and code not in EXCLUDED_TERRITORIES
     ]
-    return tuple(sorted(countries, key=lambda pair: _sort_key(pair[1])))
+    key = collation_key(locale)
+    return tuple(sorted(countries, key=lambda pair: (key(pair[1]), pair[0])))
 
 
 @lru_cache(maxsize=8)

@@ -46,6 +46,13 @@
         });
         slotSelect.appendChild(optgroup);
       });
+      if (!ensureOption(data.zone)) {
+        // A zone the list did not have, with the server's localized label, never "Area/City".
+        var option = document.createElement("option");
+        option.value = data.zone;
+        option.textContent = data.zone_label;
+        tzSelect.appendChild(option);
+      }
       hiddenZone.value = data.zone;
       tzSelect.value = data.zone;
     }).catch(function () { /* the plain form still works */ });
@@ -56,12 +63,6 @@
   var params = new URLSearchParams(window.location.search);
   var detected = (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone;
   if (!params.has("tz") && !summary && detected && detected !== tzSelect.value) {
-    if (!ensureOption(detected)) {
-      var option = document.createElement("option");
-      option.value = detected;
-      option.textContent = detected;
-      tzSelect.appendChild(option);
-    }
     relabel(detected);
   }
 }());

@@ -25,7 +25,7 @@ from ..extensions import csrf, db, limiter
 from ..models import DemoBooking
 from ..pricing import parse_users
 from ..ratelimits import per_email, per_ip
-from ..webforms import DemoForm, country_choices
+from ..webforms import MAX_USERS, DemoForm, country_choices
 from .pages import privacy_version
 
 bp = Blueprint("forms", __name__, url_prefix="/<locale:lang>")
@@ -63,6 +63,9 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
         zones=slots.time_zone_choices(zone),
         notice=notice,
         slot_minutes=current_app.config["DEMO_SLOT_MINUTES"],
+        # A variable, not a literal: Jinja folds ``10000|numberformat`` once, in the
+        # language of the first request after start-up.
+        max_users=MAX_USERS,
     )
     return Response(html, status=status)
 
@@ -110,11 +113,13 @@ def _taken_message() -> str:
 
 @bp.get("/demo/slots")
 def demo_slots():
-    """Free slots labelled for a time zone, for the form's script."""
+    """Free slots labelled for a time zone, for the form's script, with the zone's
+    localized label (a zone the browser reports may not be in the page's list)."""
     zone = _time_zone(request.args.get("tz"))
     read_only(db.session)
     return jsonify(
         zone=zone,
+        zone_label=slots.zone_label(zone),
         groups=[{"label": day, "options": options}
                 for day, options in slots.grouped(slots.free(db.session), zone)],
     )

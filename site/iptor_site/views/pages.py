@@ -70,11 +70,12 @@ def _negotiated_redirect(location: str) -> Response:
     return response
 
 
-@bp.before_request
+@bp.before_app_request
 def switch_language():
-    """``?lang=xx`` on any page: remember the choice and show the page in that language."""
+    """``?lang=xx`` on any localized page, whichever blueprint serves it (the demo and
+    privacy-request forms too): remember the choice and show the page in that language."""
     wanted = request.args.get("lang")
-    if wanted is None or request.method != "GET":
+    if wanted is None or request.method != "GET" or not g.get("lang"):
         return None
     query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "lang"])
     if wanted not in LOCALES:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
-from flask_babel import format_date
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from .. import antispam, dsr, formflow, leads, selfservice, slots
 from ..extensions import csrf, db, limiter
+from ..i18n import format_day
 from ..models import PrivacyInquiry
 from ..ratelimits import per_email, per_ip
 from ..webforms import REQUEST_TYPES, InquiryForm
@@ -68,8 +68,8 @@ def inquiry_received():
         name=inquiry.lead.name,
         email=inquiry.lead.email,
         request_label=REQUEST_TYPES[inquiry.request_type],
-        due=format_date(inquiry.due_on, "long"),
-        received=format_date(inquiry.received_at, "long"),
+        due=format_day(inquiry.due_on, "long"),
+        received=format_day(inquiry.received_at, "long"),
     )
 
 
