@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from werkzeug.sansio.utils import host_is_trusted
+
 #: Top-level project folder: templates/, static/, translations/ and legal/ live here.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,8 +126,6 @@ def _trusted_hosts(env: str, site_url: str) -> list[str] | None:
     if not hosts:
         raise ConfigError("TRUSTED_HOSTS must be set when IPTOR_ENV=production (the host names the site "
                           "answers to, comma-separated, e.g. www.iptor.com)")
-    from werkzeug.sansio.utils import host_is_trusted
-
     if not host_is_trusted(urlsplit(site_url).hostname, hosts):
         raise ConfigError(f"TRUSTED_HOSTS must include the host of SITE_URL ({site_url})")
     return hosts
