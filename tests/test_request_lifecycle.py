@@ -397,7 +397,8 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
     assert "now due 2027-01-30" in result.output  # 30 December plus one month
     with app.app_context():
         [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "request-extend")).all()
-        assert (entry.actor, entry.target, entry.at) == ("dpo@iptor.com", "request #1", NOW)
+        reference = db.session.scalar(select(PrivacyInquiry.reference))
+        assert (entry.actor, entry.target, entry.at) == ("dpo@iptor.com", f"request {reference} (#1)", NOW)
         assert "Several systems" in entry.details
         reference = db.session.scalars(select(PrivacyInquiry.reference)).one()
     notice = written_mails(tmp_path)[-1]
