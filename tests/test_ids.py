@@ -249,3 +249,33 @@ def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app,
     with app.app_context():
         migrate.upgrade()
     assert scalar(app, select(func.count()).select_from(StaffUser)) == 1
+
+
+def test_a_table_rebuilt_by_a_migration_keeps_the_rows_that_refer_to_it(make_app, empty_database_url):
+    """SQLite rebuilds a table to change it (0009 rebuilds privacy_inquiries): with foreign
+    keys on, dropping the old table deleted every request's history and links by their
+    ON DELETE CASCADE. ``migrate`` runs migrations with them off, and checks them after."""
+    app = make_app(DATABASE_URL=empty_database_url)
+    with app.app_context():
+        migrate.upgrade("0008")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO leads (kind, created_at, locale, name, email, email_hash, marketing_opt_in, restricted,"
+                " objected) VALUES ('inquiry', :at, 'en', 'P', 'p@example.com', '', false, false, false)"),
+                {"at": NOW.replace(tzinfo=None)})
+            lead = conn.execute(text("SELECT max(id) FROM leads")).scalar()
+            conn.execute(text(
+                "INSERT INTO privacy_inquiries (lead_id, request_type, california_resident, received_at, due_on,"
+                " community, status) VALUES (:lead, 'access', false, :at, :due, false, 'verified')"),
+                {"lead": lead, "at": NOW.replace(tzinfo=None), "due": NOW.date()})
+            inquiry = conn.execute(text("SELECT max(id) FROM privacy_inquiries")).scalar()
+            conn.execute(text("INSERT INTO request_status_changes (inquiry_id, at, to_status, actor) "
+                              "VALUES (:i, :at, 'verified', 'system')"), {"i": inquiry, "at": NOW.replace(tzinfo=None)})
+            conn.execute(text("INSERT INTO request_tokens (inquiry_id, purpose, token_hash, created_at, expires_at) "
+                              "VALUES (:i, 'verify', :h, :at, :at)"), {"i": inquiry, "h": "0" * 64,
+                                                                       "at": NOW.replace(tzinfo=None)})
+        migrate.upgrade()
+        with db.engine.connect() as conn:
+            counts = [conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608 - our tables
+                      for table in ("privacy_inquiries", "request_status_changes", "request_tokens")]
+    assert counts == [1, 1, 1]
