@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import dsr
-from .models import AuditEntry, DemoBooking, Lead, ProcessingLimit, StaffUser, Suppression
+from .models import AuditEntry, DemoBooking, Lead, PrivacyInquiry, ProcessingLimit, StaffUser, Suppression
 from .models.base import UTCDateTime
 from .models.staff import ROLES, StaffSignInFailures
 
@@ -35,6 +35,12 @@ def audit(session: Session, actor: str, action: str, target: str | None = None,
     from .slots import now as clock
 
     session.add(AuditEntry(at=now or clock(), actor=actor, action=action, target=target, details=details))
+
+
+def request_target(inquiry: PrivacyInquiry) -> str:
+    """How the audit log names a privacy request: its public reference, which nothing else
+    ever gets, and its id (never handed out twice either, migration 0011)."""
+    return f"request {inquiry.reference} (#{inquiry.id})"
 
 
 def normal_email(email: str) -> str:
@@ -187,7 +193,5 @@ def export_csv(session: Session, unsubscribe_url) -> str:
 
 
 def open_requests_by_due(session: Session):
-    from .models import PrivacyInquiry
-
     return list(session.scalars(select(PrivacyInquiry).order_by(
         PrivacyInquiry.status.in_(dsr.OPEN).desc(), PrivacyInquiry.due_on, PrivacyInquiry.id)))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import Connection
 
 from .config import PROJECT_ROOT
 from .extensions import db
@@ -20,12 +24,46 @@ def alembic_config() -> Config:
     return config
 
 
+@contextmanager
+def migrating() -> Iterator[Connection]:
+    """One transaction for the migrations, on the current app's engine.
+
+    On SQLite, foreign keys are off while it runs and checked before it commits:
+    SQLite changes a table by rebuilding it, and dropping the old table with them on
+    would delete (ON DELETE CASCADE) or refuse the rows of every table that refers
+    to it. SQLite ignores the pragma inside a transaction, so it is set before.
+    """
+    with db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver = connection.connection.dbapi_connection if sqlite else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(revision: str = "head") -> None:
     """Bring the current app's database to ``revision``."""
     config = alembic_config()
-    with db.engine.begin() as connection:
+    with migrating() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade(revision: str) -> None:
+    """Take the current app's database back to ``revision``."""
+    config = alembic_config()
+    with migrating() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 @group.command("upgrade")

@@ -49,7 +49,7 @@ def extend_command(number: int, months: int, reason: str, actor: str) -> None:
         dsr.extend(db.session, inquiry, months=months, reason=reason, actor=staff.email, now=now)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    backoffice.audit(db.session, staff.email, "request-extend", f"request #{inquiry.id}",
+    backoffice.audit(db.session, staff.email, "request-extend", backoffice.request_target(inquiry),
                      f"{reason.strip()} (command line; now due {inquiry.due_on.isoformat()})", now=now)
     db.session.commit()
     mail.deliver_now(db.session, lead_id=inquiry.lead_id)

@@ -18,6 +18,13 @@ NAMING = {
 }
 
 
+#: The table arguments of a table whose ids are named outside its rows (the audit log,
+#: mail, back-office URLs, exports): an id is never handed out twice, even after the
+#: row is erased. SQLite's AUTOINCREMENT keeps the highest id ever used; PostgreSQL's
+#: identity columns (``Identity()`` on the id) never go back. Migration 0011.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

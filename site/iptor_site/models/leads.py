@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Identity, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime
+from .base import IDS_NEVER_REUSED, Base, UTCDateTime
 
 
 class Lead(Base):
     """A person who submitted one of the site's forms."""
 
     __tablename__ = "leads"
+    __table_args__ = IDS_NEVER_REUSED
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # "demo" or "inquiry"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     locale: Mapped[str] = mapped_column(String(8))
@@ -40,9 +41,9 @@ class DemoBooking(Base):
     """A booked demo slot. The unique (slot, seat) pair makes double booking impossible."""
 
     __tablename__ = "demo_bookings"
-    __table_args__ = (UniqueConstraint("slot_start", "seat"),)
+    __table_args__ = (UniqueConstraint("slot_start", "seat"), IDS_NEVER_REUSED)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
     slot_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # NULL once cancelled: the seat is free again, the booking stays on record.
@@ -63,8 +64,9 @@ class PrivacyInquiry(Base):
     """A data subject's request about their personal data."""
 
     __tablename__ = "privacy_inquiries"
+    __table_args__ = IDS_NEVER_REUSED
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     # What the person sees instead of the id: random, with a check symbol (dsr.new_reference),
     # so it says nothing about how many requests there are.
     reference: Mapped[str] = mapped_column(String(16), unique=True, default=lambda: _new_reference())

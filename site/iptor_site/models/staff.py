@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, event
+from sqlalchemy import Boolean, ForeignKey, Identity, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime
+from .base import IDS_NEVER_REUSED, Base, UTCDateTime
 
 ROLES = ("sales", "privacy", "admin")
 
 
 class StaffUser(Base):
     __tablename__ = "staff_users"
+    __table_args__ = IDS_NEVER_REUSED
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id
     role: Mapped[str] = mapped_column(String(16))
@@ -47,8 +48,9 @@ class AuditEntry(Base):
     database refuses it too (triggers in the migration)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = IDS_NEVER_REUSED
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64))

@@ -229,7 +229,7 @@ def privacy_request(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
     tokens = db.session.scalars(select(RequestToken).where(RequestToken.inquiry_id == row.id)
                                 .order_by(RequestToken.id)).all()
-    _audit("view-request", f"request #{row.id}")
+    _audit("view-request", backoffice.request_target(row))
     db.session.commit()
     return render_template("admin/request.html", row=row, tokens=tokens, today=slots.now().date(), open=dsr.OPEN,
                            others=dsr.same_address(db.session, row))
@@ -269,7 +269,7 @@ def request_action(request_id: int):
     if template:
         msg = leads.person_message(row.lead, template, subject, inquiry=row, reason=reason)
         mail.enqueue(db.session, msg, kind=f"request-{action}", lead_id=row.lead_id)
-    _audit(f"request-{action}", f"request #{row.id}", reason or None)
+    _audit(f"request-{action}", backoffice.request_target(row), reason or None)
     db.session.commit()
     flash(f"Request #{row.id}: {action} done; the person has been told.")
     return redirect(url_for(".privacy_request", request_id=row.id), 303)
