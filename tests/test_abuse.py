@@ -1,6 +1,8 @@
 """Bots, floods and bad input: caught, answered clearly, never a 500, nothing typed lost."""
 
 import json
+import os
+import threading
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -12,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from formhelpers import demo_data, inquiry_data
 from iptor_site import leads, ratelimits
 from iptor_site.extensions import db
-from iptor_site.models import Lead, OutboxMessage, SpamSubmission
+from iptor_site.models import Lead, OutboxMessage, RateLimitCounter, SpamSubmission
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -114,53 +116,136 @@ def test_rate_limit_per_email_across_addresses(make_app):
     assert statuses == [303, 303, 429]
 
 
-class TestProcessMemoryStorage:
-    """The default rate-limit storage: fixed windows that close on time and are then dropped."""
+class TestDatabaseStorage:
+    """The default rate-limit storage (``database://``): fixed windows in the site's own
+    database, counted atomically, closed on time and then deleted. Runs on SQLite and,
+    with TEST_DATABASE_URL, on PostgreSQL."""
 
     @pytest.fixture
-    def clock(self, monkeypatch):
+    def storage(self, app):
         now = [1_000_000.0]
-        monkeypatch.setattr(ratelimits.time, "time", lambda: now[0])
-        return now
+        with app.app_context():
+            storage = ratelimits.DatabaseStorage(engine=db.engine, clock=lambda: now[0])
+            storage.now = now
+            yield storage
 
-    def test_counts_within_a_window_and_starts_again_after_it(self, clock):
-        storage = ratelimits.ProcessMemoryStorage()
+    @staticmethod
+    def rows(storage):
+        with storage.engine.connect() as conn:
+            return dict(conn.execute(select(RateLimitCounter.key, RateLimitCounter.hits)).all())
+
+    def test_counts_within_a_window_and_starts_again_after_it(self, storage):
+        now = storage.now
         assert [storage.incr("a", 60) for _ in range(3)] == [1, 2, 3]
-        assert storage.get("a") == 3 and storage.get_expiry("a") == clock[0] + 60
-        clock[0] += 59.9
+        assert storage.get("a") == 3 and storage.get_expiry("a") == now[0] + 60
+        now[0] += 59.9
         assert storage.incr("a", 60) == 4
-        clock[0] += 0.1
+        now[0] += 0.1
         assert storage.get("a") == 0
         assert storage.incr("a", 60) == 1
-        assert storage.get_expiry("a") == clock[0] + 60
+        assert storage.get_expiry("a") == now[0] + 60
+        assert storage.incr("a", 60, amount=3) == 4
 
-    def test_closed_windows_are_dropped_not_kept(self, clock):
-        storage = ratelimits.ProcessMemoryStorage()
-        for n in range(1000):
+    def test_closed_windows_are_deleted_not_kept(self, storage):
+        for n in range(50):
             storage.incr(f"email:{n}", 3600)
-        clock[0] += 3600
-        storage.incr("email:new", 3600)
-        assert list(storage.counters) == ["email:new"] and len(storage.closing) == 1
+        assert len(self.rows(storage)) == 50
+        storage.now[0] += 3600
+        storage.incr("email:new", 3600)  # the first hit after PURGE_SECONDS also deletes closed windows
+        assert self.rows(storage) == {"email:new": 1}
 
-    def test_clear_and_reset(self, clock):
-        storage = ratelimits.ProcessMemoryStorage()
+    def test_clear_and_reset(self, storage):
         storage.incr("a", 60)
         storage.incr("b", 60)
         storage.clear("a")
-        assert storage.get("a") == 0 and storage.incr("a", 60) == 1
-        clock[0] += 30
-        storage.clear("a")
-        storage.incr("a", 60)  # a newer window: the first one's expiry must not drop it
-        clock[0] += 30
-        assert storage.incr("a", 60) == 2
-        assert list(storage.counters) == ["a"]  # b's window has closed
-        assert storage.reset() == 1 and storage.get("a") == 0
+        assert storage.get("a") == 0 and storage.get("b") == 1 and storage.incr("a", 60) == 1
+        assert storage.reset() == 2 and self.rows(storage) == {}
+        assert storage.check()
 
-    def test_is_what_the_site_uses_by_default(self, app):
+    def test_concurrent_hits_from_threads_are_each_counted_once(self, storage):
+        threads, per_thread = 8, 25
+        barrier = threading.Barrier(threads)
+        results, errors = [], []
+
+        def hit():
+            try:
+                barrier.wait()
+                for _ in range(per_thread):
+                    results.append(storage.incr("email:burst", 3600))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        workers = [threading.Thread(target=hit) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        # Every count from 1 to 200 handed out exactly once: no hit lost, none counted twice.
+        assert sorted(results) == list(range(1, threads * per_thread + 1))
+        assert storage.get("email:burst") == threads * per_thread
+
+    def test_is_the_default_and_stores_no_address(self, make_app):
         from iptor_site.extensions import limiter
 
+        app = make_app(CLOCK=lambda: NOW)
+        assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
+        client = app.test_client()
+        page = client.get("/en/privacy/inquiry").text
+        assert client.post("/en/privacy/inquiry", data=inquiry_data(page, email="Vic.Case@example.com"),
+                           environ_base={"REMOTE_ADDR": "198.51.100.23"}).status_code == 303
         with app.app_context():
-            assert isinstance(limiter.storage, ratelimits.ProcessMemoryStorage)
+            assert isinstance(limiter.storage, ratelimits.DatabaseStorage)
+            keys = db.session.scalars(select(RateLimitCounter.key)).all()
+        assert len(keys) == 2  # per address and per e-mail
+        assert not any("198.51.100" in key or "vic.case" in key.casefold() for key in keys)
+
+    def test_counts_survive_a_new_process(self, make_app):
+        """What one worker counted, another (a new app, a new storage object) sees."""
+        statuses = []
+        for _ in range(3):
+            client = make_app(CLOCK=lambda: NOW, RATELIMIT_FORM_PER_EMAIL="2 per hour").test_client()
+            page = client.get("/en/privacy/inquiry").text
+            statuses.append(client.post("/en/privacy/inquiry", data=inquiry_data(page)).status_code)
+        assert statuses == [303, 303, 429]
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied before and after
+
+
+@pytest.fixture
+def redis_db():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must start redis-server on 127.0.0.1:6379")
+        pytest.skip("no Redis on 127.0.0.1:6379 (apt-get install redis-server)")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def test_limits_can_be_counted_in_redis(make_app, redis_db):
+    from limits.storage import RedisStorage
+
+    from iptor_site.extensions import limiter
+
+    statuses = []
+    for _ in range(3):  # a new app each time: the counts live in Redis, not in the process
+        app = make_app(CLOCK=lambda: NOW, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_FORM_PER_EMAIL="2 per hour")
+        client = app.test_client()
+        page = client.get("/en/privacy/inquiry").text
+        statuses.append(client.post("/en/privacy/inquiry", data=inquiry_data(page)).status_code)
+        assert isinstance(limiter.storage, RedisStorage)
+    assert statuses == [303, 303, 429]
+    keys = [key.decode() for key in redis_db.keys("*")]
+    assert keys and not any("camille" in key for key in keys)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(RateLimitCounter)) == 0
 
 
 def test_request_body_over_the_limit_is_413_localized(client):

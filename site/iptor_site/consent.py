@@ -24,7 +24,6 @@ from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from . import cookieconsent
-from .db import insert_row, insert_rows
 from .models import ConsentStamp, ConsentStampItem, ConsentText
 
 PRIVACY_NOTICE = "privacy_notice"
@@ -161,5 +160,7 @@ def write_stamp(session: Session, lead_id: int, stamp: Stamp) -> None:
          "position": position, "ticked": ticked}
         for position, (key, text, ticked) in enumerate(stamp.statements)
     ]
-    stamp_id = insert_row(session, ConsentStamp, {**values, "lead_id": lead_id})
-    insert_rows(session, ConsentStampItem, [{**item, "stamp_id": stamp_id} for item in items])
+    row = ConsentStamp(**values, lead_id=lead_id)
+    session.add(row)
+    session.flush()
+    session.add_all([ConsentStampItem(**item, stamp_id=row.id) for item in items])

@@ -21,7 +21,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from .db import insert_rows
 from .models import (
     ConsentRevocation,
     ConsentStamp,
@@ -178,8 +177,8 @@ def new_token() -> str:
 def store_token(session: Session, inquiry_id: int, purpose: str, raw: str, now: datetime) -> None:
     """Make ``raw`` a link for ``purpose`` on the inquiry, valid for REQUEST_LINK_HOURS."""
     hours = current_app.config["REQUEST_LINK_HOURS"]
-    insert_rows(session, RequestToken, [{"inquiry_id": inquiry_id, "purpose": purpose, "token_hash": _digest(raw),
-                                         "created_at": now, "expires_at": now + timedelta(hours=hours)}])
+    session.add(RequestToken(inquiry_id=inquiry_id, purpose=purpose, token_hash=_digest(raw),
+                             created_at=now, expires_at=now + timedelta(hours=hours)))
 
 
 def _digest(raw: str) -> str:

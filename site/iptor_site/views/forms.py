@@ -20,7 +20,6 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
-from ..db import read_only
 from ..extensions import csrf, db, limiter
 from ..models import DemoBooking
 from ..pricing import parse_users
@@ -50,7 +49,6 @@ def _prepare(form: DemoForm, zone: str) -> None:
 
 def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = None) -> Response:
     # The calendar is read when the form is shown, so it is current after losing a race too.
-    read_only(db.session)
     form.slot.choices = [SelectChoice("", gettext("Choose a date and time"))] + [
         SelectChoice(value, label, optgroup=day)
         for day, options in slots.grouped(slots.free(db.session), zone)
@@ -112,7 +110,6 @@ def _taken_message() -> str:
 def demo_slots():
     """Free slots labelled for a time zone, for the form's script."""
     zone = _time_zone(request.args.get("tz"))
-    read_only(db.session)
     return jsonify(
         zone=zone,
         groups=[{"label": day, "options": options}
