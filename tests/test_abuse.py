@@ -1,18 +1,23 @@
 """Bots, floods and bad input: caught, answered clearly, never a 500, nothing typed lost."""
 
+import io
 import json
 import os
+import re
+import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from formhelpers import demo_data, inquiry_data
 from iptor_site import leads, ratelimits
+from iptor_site.db import normalize_url
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage, RateLimitCounter, SpamSubmission
 
@@ -344,3 +349,172 @@ def test_every_visible_field_has_a_place_in_the_error_summary(app, form_class):
         form = getattr(webforms, form_class)()
         visible = set(form._fields) - {"csrf_token", "started", "website", "time_zone"}
         assert set(form.display_order) == visible
+
+
+# --- a locked or read-only database: 503, what was typed kept, never a 500 ----------------
+
+ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
+
+
+def _sqlite_path(database_url):
+    return database_url.removeprefix("sqlite:///")
+
+
+@contextmanager
+def _database_refusing_writes(how, database_url):
+    """The suite's database made to refuse writes while the block runs."""
+    if how == "locked" and not ON_POSTGRES:
+        # Another connection holds SQLite's write lock (DATABASE_LOCK_TIMEOUT is small).
+        holder = sqlite3.connect(_sqlite_path(database_url), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+    elif how == "locked":
+        # Another transaction locks the tables a submission writes; lock_timeout ends the wait.
+        holder = create_engine(normalize_url(database_url)).connect()
+        holder.exec_driver_sql("LOCK TABLE leads, rate_limits, spam_submissions, cookie_consent_events IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+            holder.engine.dispose()
+    else:
+        yield
+
+
+def _read_only_app(make_app, database_url):
+    if ON_POSTGRES:
+        admin = create_engine(normalize_url(database_url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = conn.exec_driver_sql("SELECT current_database()").scalar()
+            conn.exec_driver_sql(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+        admin.dispose()
+        return make_app(CLOCK=lambda: NOW)
+    return make_app(CLOCK=lambda: NOW, DATABASE_URL=f"sqlite:///file:{_sqlite_path(database_url)}?mode=ro&uri=true")
+
+
+@pytest.mark.parametrize("how", ["locked", "read-only"])
+def test_a_database_that_refuses_writes_gets_503_and_keeps_the_input(make_app, database_url, how, caplog):
+    pages = {}
+    writable = make_app(CLOCK=lambda: NOW, DATABASE_LOCK_TIMEOUT=0.2)
+    for form in ("demo", "privacy/inquiry"):
+        client = writable.test_client()
+        pages[form] = (client, client.get(f"/nl/{form}").text)
+    app = writable if how == "locked" else _read_only_app(make_app, database_url)
+    if how == "read-only":  # the same visitors, their session cookies still valid
+        for form, (client, page) in pages.items():
+            fresh = app.test_client()
+            fresh.set_cookie("session", client.get_cookie("session").value)
+            pages[form] = (fresh, page)
+    with _database_refusing_writes(how, database_url):
+        demo_client, demo_page = pages["demo"]
+        demo = demo_client.post("/nl/demo", data=demo_data(demo_page, name="Anke de Vries", message="Graag een demo"))
+        inquiry_client, inquiry_page = pages["privacy/inquiry"]
+        inquiry = inquiry_client.post("/nl/privacy/inquiry", data=inquiry_data(inquiry_page, details="Mijn vraag"))
+        consent = app.test_client().post("/nl/cookies/consent", data={"action": "accept"},
+                                         headers={"Origin": "http://localhost"})
+        health = app.test_client().get("/healthz")
+    for response in (demo, inquiry):
+        assert response.status_code == 503
+        assert "Wij konden uw verzoek zojuist niet opslaan" in response.text
+        assert "Traceback" not in response.text
+    assert 'value="Anke de Vries"' in demo.text and "Graag een demo" in demo.text
+    assert 'value="Camille Martin"' in inquiry.text and "Mijn vraag" in inquiry.text
+    assert consent.status_code == 503 and "Tijdelijk niet beschikbaar" in consent.text
+    assert consent.headers["Retry-After"] == "60"
+    if how == "read-only":
+        assert (health.status_code, health.json["database"]) == (503, "read-only")
+    else:  # a writer holds the lock: writes work, /healthz does not wait for it
+        assert health.status_code == 200
+    with writable.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_healthz_is_503_not_500_when_the_database_cannot_be_opened(make_app, tmp_path):
+    (tmp_path / "not-a-database.sqlite3").write_bytes(b"this is not SQLite" * 100)
+    response = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/not-a-database.sqlite3").test_client().get("/healthz")
+    assert (response.status_code, response.json) == (503, {"status": "unavailable", "database": "down"})
+
+
+# --- crafted bodies: a 400 or the form with an error, never a 500 --------------------------
+
+def _endpoints(client):
+    """Every form endpoint, with the fields a browser would send to it."""
+    return {
+        "demo": ("/en/demo", demo_data(demo_page(client))),
+        "inquiry": ("/en/privacy/inquiry", inquiry_data(client.get("/en/privacy/inquiry").text)),
+        "cookie consent": ("/en/cookies/consent", {"action": "accept", "analytics": "on"}),
+        "admin sign-in": ("/admin/login", {"csrf_token": _csrf(client.get("/admin/login").text),
+                                           "email": "staff@iptor.test", "password": "wrong"}),
+        "verify link": ("/en/privacy/requests/verify/not-a-token", {"csrf_token": "x"}),
+        "download link": ("/en/privacy/requests/download/not-a-token", {"csrf_token": "x"}),
+        "unsubscribe link": ("/en/unsubscribe/not-a-token", {"List-Unsubscribe": "One-Click"}),
+    }
+
+
+def _csrf(page):
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def _file_in_a_text_field(fields):
+    name = next(k for k in ("name", "action", "email", "List-Unsubscribe", "csrf_token") if k in fields)
+    return {"data": {**fields, name: (io.BytesIO(b"%PDF-1.4 not text"), "cv.pdf")},
+            "content_type": "multipart/form-data"}
+
+
+def _json_body(fields):
+    return {"data": json.dumps(fields), "content_type": "application/json"}
+
+
+def _json_with_a_list(fields):
+    return {"data": json.dumps({k: [v, v] for k, v in fields.items()}), "content_type": "application/json"}
+
+
+def _field_given_twice(fields):
+    pairs = list(fields.items()) + [(next(iter(fields)), "second value")]
+    return {"data": urlencode(pairs), "content_type": "application/x-www-form-urlencoded"}
+
+
+def _plain_text(fields):
+    return {"data": urlencode(fields), "content_type": "text/plain"}
+
+
+CRAFTED = {"file part in a text field": _file_in_a_text_field, "JSON body": _json_body,
+           "JSON with lists": _json_with_a_list, "field given twice": _field_given_twice,
+           "text/plain body": _plain_text}
+
+
+@pytest.mark.parametrize("endpoint", ["demo", "inquiry", "cookie consent", "admin sign-in", "verify link",
+                                      "download link", "unsubscribe link"])
+@pytest.mark.parametrize("crafted", list(CRAFTED))
+def test_crafted_bodies_are_refused_with_a_localized_400(app, endpoint, crafted):
+    client = app.test_client()
+    path, fields = _endpoints(client)[endpoint]
+    response = client.post(path, headers={"Origin": "http://localhost"}, **CRAFTED[crafted](fields))
+    assert response.status_code == 400
+    assert "We could not read this submission" in response.text
+    assert count(app, Lead) == 0
+
+
+def test_the_400_page_is_in_the_pages_language(client):
+    response = client.post("/fr/privacy/inquiry", data="{}", content_type="application/json")
+    assert response.status_code == 400
+    assert '<html lang="fr">' in response.text and "Nous n’avons pas pu lire cet envoi" in response.text
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("users", "9" * 5000),  # more digits than int() reads
+    ("users", "99999999999999999999999"),  # more than any database integer holds
+    ("users", "1e400"),
+    ("slot", "9" * 40),
+    ("slot", "99999-12-31T10:00"),
+])
+def test_huge_numbers_get_the_form_with_an_error(app, client, field, value):
+    response = client.post("/en/demo", data=demo_data(demo_page(client), **{field: value}))
+    assert response.status_code == 422
+    assert 'id="error-summary"' in response.text and 'value="Anna Schmidt"' in response.text
+    assert count(app, Lead) == 0
