@@ -1,13 +1,20 @@
 """Bots, floods and bad input: caught, answered clearly, never a 500, nothing typed lost."""
 
+import http.client
 import io
 import json
 import os
 import re
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -518,3 +525,73 @@ def test_huge_numbers_get_the_form_with_an_error(app, client, field, value):
     assert response.status_code == 422
     assert 'id="error-summary"' in response.text and 'value="Anna Schmidt"' in response.text
     assert count(app, Lead) == 0
+
+
+# --- the documented limits hold under the shipped gunicorn configuration -------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _http(port, method, path, body=None, cookie=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Cookie": cookie} if cookie else {}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.getheader("Set-Cookie"), response.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def gunicorn_site(database_url, tmp_path):
+    """The real app under gunicorn with the shipped gunicorn.conf.py: five workers, each
+    replaced after every request (MAX_REQUESTS=1), so no two requests here are counted by
+    the same process's memory."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RATELIMIT_", "IPTOR_"))}
+    env.update({
+        "IPTOR_ENV": "production", "SECRET_KEY": "gunicorn-test-secret-key-0123456789abcdef",
+        "COOKIE_SECURE": "0", "HSTS": "0", "SITE_URL": f"http://127.0.0.1:{port}", "TRUSTED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url, "MAIL_DIR": str(tmp_path / "mail"), "FORM_MIN_FILL_SECONDS": "0",
+        "RATELIMIT_FORM_PER_EMAIL": "5 per hour", "RATELIMIT_FORM_PER_IP": "20 per hour",
+        "WEB_CONCURRENCY": "5", "MAX_REQUESTS": "1", "BIND": f"127.0.0.1:{port}",
+    })
+    root = Path(__file__).resolve().parents[1]
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen([Path(sys.executable).parent / "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                              cwd=root, env=env, stdout=log, stderr=log, start_new_session=True)
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                pytest.fail("gunicorn exited: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
+            try:
+                if _http(port, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not answer: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+        log.close()
+
+
+def test_the_per_address_limit_holds_across_gunicorn_workers(gunicorn_site):
+    """Eight submissions for one address, each served by another worker process: exactly
+    the documented five get through (today each worker counted on its own: all eight)."""
+    port = gunicorn_site
+    statuses = []
+    for _ in range(8):
+        status, cookie, page = _http(port, "GET", "/en/privacy/inquiry")
+        assert status == 200
+        body = urlencode(inquiry_data(page, email="victim@example.com"))
+        statuses.append(_http(port, "POST", "/en/privacy/inquiry", body, cookie.split(";", 1)[0])[0])
+    assert statuses == [303] * 5 + [429] * 3
