@@ -58,6 +58,7 @@ def site_env(workdir: Path) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "COOKIE_SECURE": "0",
         "HSTS": "0",
+        "SITE_URL": "http://127.0.0.1", "TRUSTED_HOSTS": "127.0.0.1",
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
         "MAIL_DIR": str(workdir / "mail"),
         "FORM_MIN_FILL_SECONDS": "0",
