@@ -595,3 +595,17 @@ def test_the_per_address_limit_holds_across_gunicorn_workers(gunicorn_site):
         body = urlencode(inquiry_data(page, email="victim@example.com"))
         statuses.append(_http(port, "POST", "/en/privacy/inquiry", body, cookie.split(";", 1)[0])[0])
     assert statuses == [303] * 5 + [429] * 3
+
+
+def test_a_programming_error_is_not_taken_for_an_unavailable_database(app):
+    """A missing table or a typo in SQL stays a 500 (a bug to fix), not a 503."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from iptor_site.db import is_unavailable
+
+    with app.app_context():
+        with pytest.raises(DBAPIError) as missing:
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        db.session.rollback()
+        assert not is_unavailable(missing.value)

@@ -46,13 +46,22 @@ def begin_writing(session: Session) -> None:
     session.connection(execution_options={WRITE_LOCK: True})
 
 
-def is_unavailable(exc: BaseException) -> bool:
+#: SQLite's primary result codes that mean "not now" rather than "wrong": BUSY, LOCKED,
+#: READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+SQLITE_UNAVAILABLE = frozenset({5, 6, 8, 10, 11, 13, 14, 15, 26})
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
     """Whether ``exc`` says the database cannot be used just now (locked, read-only,
-    unreachable) rather than that the program is wrong."""
-    if isinstance(exc, OperationalError):
-        return True
-    # PostgreSQL: 25006 read-only transaction (default_transaction_read_only, a standby).
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "25006"
+    unreachable) rather than that the program is wrong (a syntax error, a missing table)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in SQLITE_UNAVAILABLE
+    # PostgreSQL: connection failures, lock timeouts and cancellations are OperationalError;
+    # 25006 is a read-only transaction (default_transaction_read_only, a standby).
+    return isinstance(exc, OperationalError) or getattr(exc.orig, "sqlstate", None) == "25006"
 
 
 def _tune_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
