@@ -56,7 +56,8 @@ def test_healthz_does_not_wait_behind_a_writer(make_app, tmp_path):
     """A writer holding SQLite's write lock: /healthz reads (WAL) and answers at once.
     Today it queued for the write lock and, after the busy timeout, failed with a 500."""
     app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/busy.sqlite3", DATABASE_LOCK_TIMEOUT=30)
-    assert app.test_client().get("/healthz").status_code == 200  # creates the file, in WAL mode
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    assert app.test_client().get("/healthz").status_code == 200
     writer = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # what any form submission holds while it writes
     writer.execute("CREATE TABLE t (n INTEGER)")
