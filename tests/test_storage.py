@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
@@ -142,3 +143,25 @@ def test_concurrent_submissions_all_get_in(make_app):
     assert sorted(statuses.values()) == [303] * len(clients)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == len(clients)
+
+
+def test_begin_writing_takes_the_write_lock_before_the_first_read(make_app, tmp_path):
+    """Outside a POST a transaction begins without a lock; ``begin_writing`` asks for it up front."""
+    from sqlalchemy import text
+
+    from iptor_site.db import begin_writing
+
+    path = tmp_path / "lock.sqlite3"
+    app = make_app(DATABASE_URL=f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    with app.app_context():
+        db.session.execute(text("SELECT 1")).scalar()
+        other.execute("BEGIN IMMEDIATE")  # a plain transaction that has read leaves the lock free
+        other.rollback()
+        db.session.rollback()
+        begin_writing(db.session)
+        db.session.execute(text("SELECT 1")).scalar()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        db.session.rollback()
+    other.close()
