@@ -54,6 +54,7 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
         for day, options in slots.grouped(slots.free(db.session), zone)
         for value, label in options
     ]
+    db.session.commit()  # end the read before rendering: in a POST it holds SQLite's write lock
     html = render_template(
         "forms/demo.html",
         form=form,
