@@ -17,7 +17,6 @@ from sqlalchemy import event, func, select
 from formhelpers import demo_data, inquiry_data
 from iptor_site import mail
 from iptor_site.config import PROJECT_ROOT
-from iptor_site.db import READ_ONLY
 from iptor_site.extensions import db
 from iptor_site.models import Lead, OutboxMessage
 
@@ -271,8 +270,8 @@ def test_a_message_that_cannot_be_built_fails_alone_and_backs_off(make_app, monk
 
 
 def test_the_sender_holds_no_transaction_while_sending_and_writes_once_per_batch(make_app, monkeypatch):
-    """Mail is built from a read-only transaction that has ended (on SQLite it took no
-    lock) and sent with no transaction open; a batch's outcomes are written together."""
+    """Mail is built from a transaction that only read and has ended, and sent with no
+    transaction open; a batch's outcomes are written together, in one transaction."""
     app = make_app(CLOCK=lambda: NOW)
     handed = []
     monkeypatch.setattr(mail.Sender, "hand_over", lambda self, claimed: handed.extend(claimed))
@@ -293,14 +292,21 @@ def test_the_sender_holds_no_transaction_while_sending_and_writes_once_per_batch
 
     monkeypatch.setattr(mail.Transport, "send", send)
     with app.app_context():
+        transactions = []
+
         @event.listens_for(db.engine, "begin")
-        def count(connection):
-            if not connection.get_execution_options().get(READ_ONLY):
-                writes.append(connection)
+        def began(connection):
+            transactions.append(set())
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def executed(connection, cursor, statement, *args):
+            if transactions:  # (SQLite's own BEGIN comes before this test's "begin" listener)
+                transactions[-1].add(statement.split(None, 1)[0].upper())
 
         gc.collect()  # what the read loaded is held by the batch, not by chance
         assert mail.send_claimed(db.session, handed) == {"sent": 6, "failed": 0}
         assert open_while_sending == [False] * 6
+        writes.extend(t for t in transactions if t - {"BEGIN", "SELECT"})
         assert len(writes) == 1
         assert all(row.sent_at for row in db.session.scalars(select(OutboxMessage)))
 

@@ -1,18 +1,20 @@
 """The database: migrations match the models, SQLite is tuned, PostgreSQL is used when asked."""
 
 import os
-import signal
+import re
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select
 
-from iptor_site.db import read_only
+from formhelpers import inquiry_data
+from iptor_site import backoffice
 from iptor_site.extensions import db
-from iptor_site.models import Base
+from iptor_site.models import AuditEntry, Base, Lead, PrivacyInquiry
 
 
 def test_suite_runs_on_the_database_it_was_given(app):
@@ -35,90 +37,131 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(make_app, tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
 
 
-def test_flask_db_upgrade_creates_the_schema(make_app, tmp_path):
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/fresh.sqlite3")
-    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    with app.app_context():
-        assert "leads" in inspect(db.engine).get_table_names()
+def test_the_lock_timeout_is_a_setting(make_app):
+    app = make_app(DATABASE_LOCK_TIMEOUT=2.5)
+    with app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+        else:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "2500ms"
 
 
-def test_sqlite_writers_queue_for_the_write_lock(make_app, tmp_path):
-    """A second writer waits on the file lock, not in SQLite's busy loop, and gets in on commit."""
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/queued.sqlite3")
-    order = []
-    with app.app_context():
-        first = db.engine.connect()
-        first.begin()
-        first.exec_driver_sql("CREATE TABLE t (n INTEGER)")
-        first.exec_driver_sql("INSERT INTO t VALUES (1)")
-
-        pooled = db.engine.raw_connection()
-        second = pooled.driver_connection
-        second.execute("PRAGMA busy_timeout=0")  # SQLite itself would refuse at once, not wait
-
-        def second_writer():
-            second.begin_immediate()
-            order.append("second in")
-            second.execute("INSERT INTO t VALUES (2)")
-            second.commit()
-
-        thread = threading.Thread(target=second_writer)
-        thread.start()
-        thread.join(0.5)
-        assert thread.is_alive() and order == []  # still queued behind the first writer
-        order.append("first commits")
-        first.commit()
-        thread.join(10)
-        first.close()
-        pooled.close()
-        assert order == ["first commits", "second in"]
-        with db.engine.connect() as conn:
-            assert [n for (n,) in conn.exec_driver_sql("SELECT n FROM t ORDER BY n")] == [1, 2]
-    assert (tmp_path / "queued.sqlite3.writer").exists()
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
 
 
-def test_a_read_only_transaction_does_not_wait_for_a_writer(make_app, tmp_path):
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/reads.sqlite3")
-    with app.app_context():
-        with db.engine.begin() as setup:
-            setup.exec_driver_sql("CREATE TABLE t (n INTEGER)")
-            setup.exec_driver_sql("INSERT INTO t VALUES (1)")
-        writer = db.engine.connect()
-        writer.begin()
-        writer.exec_driver_sql("INSERT INTO t VALUES (2)")  # holds the write lock, uncommitted
-        reader = db.session
-        read_only(reader)
-        # Answered at once from the last committed state; a writing transaction would queue here.
-        assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
-        reader.commit()
-        writer.commit()
+def test_healthz_does_not_wait_behind_a_writer(make_app, tmp_path):
+    """A writer holding SQLite's write lock: /healthz reads (WAL) and answers at once.
+    Today it queued for the write lock and, after the busy timeout, failed with a 500."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/busy.sqlite3", DATABASE_LOCK_TIMEOUT=30)
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    assert app.test_client().get("/healthz").status_code == 200
+    writer = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # what any form submission holds while it writes
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    try:
+        response = app.test_client().get("/healthz")
+    finally:
+        writer.rollback()
         writer.close()
+    assert (response.status_code, response.json) == (200, {"status": "ok", "database": "up"})
 
 
-def test_a_nested_writer_in_the_same_thread_does_not_wait_on_itself(make_app, tmp_path):
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/nested.sqlite3")
+def _sign_in(app, email, role):
     with app.app_context():
-        outer = db.engine.connect()
-        outer.begin()
-        outer.exec_driver_sql("CREATE TABLE t (n INTEGER)")
-        pooled = db.engine.raw_connection()
-        inner = pooled.driver_connection
-        inner.execute("PRAGMA busy_timeout=100")
-        # Without the file lock to wait on, SQLite refuses after its busy timeout
-        # (a thread waiting on its own file lock would wait until the alarm).
-        previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("waited on its own lock"))
-        signal.alarm(5)
-        try:
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                inner.begin_immediate()
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-        outer.commit()
-        inner.begin_immediate()  # and once the outer writer is done, the inner one gets in
-        inner.commit()
-        pooled.close()
-        outer.close()
+        backoffice.create_staff(db.session, email, PASSWORD, role, NOW)
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/admin/login").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post("/admin/login", data={"csrf_token": token, "email": email,
+                                            "password": PASSWORD}).status_code == 303
+    return client
+
+
+def test_a_long_export_does_not_hold_up_submissions(make_app, monkeypatch):
+    """While the marketing export is still reading, a public form is submitted and saved;
+    then the export finishes (and is audited). Today the export held the write lock
+    for its whole run, and the submission queued behind it."""
+    app = make_app(CLOCK=lambda: NOW)
+    staff = _sign_in(app, "sales@iptor.com", "sales")
+    reading, release = threading.Event(), threading.Event()
+    order, answers = [], {}
+    real = backoffice.marketing_leads
+
+    def slow_marketing_leads(session):
+        rows = real(session)
+        reading.set()  # the export's read transaction is open here
+        release.wait(60)  # bounds a hang on code where the submission cannot get in
+        return rows
+
+    monkeypatch.setattr(backoffice, "marketing_leads", slow_marketing_leads)
+
+    def export():
+        answers["export"] = staff.get("/admin/leads.csv")
+        order.append("export done")
+
+    thread = threading.Thread(target=export)
+    thread.start()
+    assert reading.wait(60)
+    visitor = app.test_client()
+    page = visitor.get("/en/privacy/inquiry").text
+    answers["submission"] = visitor.post("/en/privacy/inquiry", data=inquiry_data(page))
+    order.append("submission done")
+    release.set()
+    thread.join()
+    assert order == ["submission done", "export done"]
+    assert answers["submission"].status_code == 303
+    assert answers["export"].status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PrivacyInquiry)) == 1
+        assert db.session.scalars(select(AuditEntry.action).where(AuditEntry.action == "export-leads")).one()
+
+
+def test_concurrent_submissions_all_get_in(make_app):
+    """Twelve visitors post at the same moment: every one is saved (on SQLite each
+    POST's transaction waits for the write lock instead of failing half-way)."""
+    app = make_app(CLOCK=lambda: NOW)
+    clients = [app.test_client() for _ in range(12)]
+    pages = [client.get("/en/privacy/inquiry").text for client in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses = {}
+
+    def post(n):
+        barrier.wait()
+        statuses[n] = clients[n].post("/en/privacy/inquiry", data=inquiry_data(
+            pages[n], email=f"visitor{n}@example.com")).status_code
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses.values()) == [303] * len(clients)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == len(clients)
+
+
+def test_begin_writing_takes_the_write_lock_before_the_first_read(make_app, tmp_path):
+    """Outside a POST a transaction begins without a lock; ``begin_writing`` asks for it up front."""
+    from sqlalchemy import text
+
+    from iptor_site.db import begin_writing
+
+    path = tmp_path / "lock.sqlite3"
+    app = make_app(DATABASE_URL=f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    with app.app_context():
+        db.session.execute(text("SELECT 1")).scalar()
+        other.execute("BEGIN IMMEDIATE")  # a plain transaction that has read leaves the lock free
+        other.rollback()
+        db.session.rollback()
+        begin_writing(db.session)
+        db.session.execute(text("SELECT 1")).scalar()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        db.session.rollback()
+    other.close()

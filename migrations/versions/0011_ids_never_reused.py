@@ -1,7 +1,7 @@
 """ids that name one thing for ever: AUTOINCREMENT on SQLite, identity columns on PostgreSQL
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 10:00:00
 
 The audit log ("request #4", "booking #7", "staff #2"), mail (subjects, the booking's
@@ -26,7 +26,7 @@ from alembic import op
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

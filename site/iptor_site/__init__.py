@@ -60,7 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.current_locale)
     csrf.init_app(app)
     db.init_app(app)
-    from .ratelimits import reads_are_free  # registers the process-memory:// storage first
+    from .ratelimits import reads_are_free
 
     limiter.init_app(app)
     limiter.request_filter(reads_are_free)

@@ -176,6 +176,9 @@ def load_settings(instance_path: Path) -> dict:
         "DATABASE_URL": os.environ.get(
             "DATABASE_URL", f"sqlite:///{instance_path / 'iptor.sqlite3'}"
         ),
+        # Seconds a statement waits for a lock another transaction holds before giving up
+        # (the visitor gets a 503 with what they typed): SQLite's busy_timeout, PostgreSQL's lock_timeout.
+        "DATABASE_LOCK_TIMEOUT": _decimal("DATABASE_LOCK_TIMEOUT", "10"),
         # Mail: with no SMTP_HOST, messages are written as .eml files to MAIL_DIR.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": _int("SMTP_PORT", 25),
@@ -207,9 +210,9 @@ def load_settings(instance_path: Path) -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "WTF_CSRF_TIME_LIMIT": _int("CSRF_TIME_LIMIT", 4 * 3600),
-        # Rate limits (Flask-Limiter syntax); RATELIMIT_STORAGE_URI=redis://… shares them.
-        # The default keeps them in each process (ratelimits.ProcessMemoryStorage).
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "process-memory://"),
+        # Rate limits (Flask-Limiter syntax), counted where every worker and server sees
+        # them: the site's own database (database://) or Redis (redis://host:6379).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "database://"),
         "RATELIMIT_FORM_PER_IP": os.environ.get("RATELIMIT_FORM_PER_IP", "20 per hour"),
         "RATELIMIT_FORM_PER_EMAIL": os.environ.get("RATELIMIT_FORM_PER_EMAIL", "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -1,14 +1,22 @@
-"""The database: one engine per app, one session per request or command."""
+"""The database: one engine per app, one session per request or command.
+
+SQLite runs in WAL mode, so readers never wait for the writer and the writer never
+waits for readers; writers take turns, each waiting up to DATABASE_LOCK_TIMEOUT
+(busy_timeout). Transactions are SQLAlchemy's ordinary ones, with one SQLite rule:
+a transaction begun while handling a request that changes something (POST and the
+like) begins with ``BEGIN IMMEDIATE``, taking the write lock before it reads. Such a
+transaction reads and then writes; begun as a plain ``BEGIN`` it would fail with
+SQLITE_BUSY when another writer committed between its read and its write, instead
+of waiting its turn. Everything else (pages, ``/healthz``, exports, the mail
+sender, commands) begins with a plain ``BEGIN``; code outside a POST that reads and
+then writes and must not fail half-way calls ``begin_writing`` first.
+"""
 
 from __future__ import annotations
 
-import fcntl
-import sqlite3
-import threading
-from functools import cache
-
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, insert
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -20,119 +28,68 @@ def normalize_url(url: str) -> str:
     return url
 
 
-#: Per thread: whether it holds the writers' file lock through some connection.
-_queued = threading.local()
+#: Execution option: begin this connection's transactions holding SQLite's write lock.
+WRITE_LOCK = "iptor_write_lock"
+#: ``g`` flag: the database refused this request; its later reads take no write lock.
+UNAVAILABLE = "database_unavailable"
+#: Request methods that only read: their transactions take no lock up front.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class QueuedWriterConnection(sqlite3.Connection):
-    """A SQLite connection that queues for the write lock on a file lock first.
-
-    SQLite lets one writer in at a time and makes the others poll with growing
-    sleeps (up to 100 ms); under load the lock then sits free while everybody
-    sleeps. ``flock`` hands it straight to the next waiter, in any process.
-    """
-
-    def __init__(self, database, *args, **kwargs):
-        super().__init__(database, *args, **kwargs)
-        path = str(database)
-        memory = path in {"", ":memory:"} or path.startswith("file::memory:") or "mode=memory" in path
-        self.writer_lock = None if memory else open(path + ".writer", "a+b")  # noqa: SIM115 - held open
-        self.in_line = False
-
-    def begin_immediate(self) -> None:
-        """Wait in line for the write lock, then take SQLite's."""
-        # A thread that already holds the line through another connection would wait
-        # on itself for ever: it goes straight to SQLite, whose busy timeout ends that.
-        if self.writer_lock is not None and not getattr(_queued, "holding", False):
-            fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
-            self.in_line = _queued.holding = True
-        try:
-            self.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._release()
-            raise
-
-    def _release(self) -> None:
-        if self.in_line:
-            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
-            self.in_line = _queued.holding = False
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._release()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._release()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self.writer_lock is not None:
-                self.writer_lock.close()
+def begin_writing(session: Session) -> None:
+    """Begin ``session``'s next transaction holding the write lock (SQLite's
+    ``BEGIN IMMEDIATE``; nothing changes on PostgreSQL). For a transaction outside a
+    POST that reads and then writes: it then waits for its turn at the start instead
+    of failing at its first write. Call it with no transaction open."""
+    if session.in_transaction():
+        raise RuntimeError("begin_writing needs a session with no transaction open")
+    session.connection(execution_options={WRITE_LOCK: True})
 
 
-#: Execution option of a transaction that only reads (see ``read_only``).
-READ_ONLY = "iptor_read_only"
+#: SQLite's primary result codes that mean "not now" rather than "wrong": BUSY, LOCKED,
+#: READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+SQLITE_UNAVAILABLE = frozenset({5, 6, 8, 10, 11, 13, 14, 15, 26})
 
 
-def read_only(session: Session) -> None:
-    """Begin ``session``'s next transaction as read-only: on SQLite it waits for no
-    writer and holds no lock. End it before writing. In a transaction already
-    begun, the reads simply join that one."""
-    if not session.in_transaction():
-        session.connection(execution_options={READ_ONLY: True})
+def is_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database cannot be used just now (locked, read-only,
+    unreachable) rather than that the program is wrong (a syntax error, a missing table)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in SQLITE_UNAVAILABLE
+    # PostgreSQL: connection failures, lock timeouts and cancellations are OperationalError;
+    # 25006 is a read-only transaction (default_transaction_read_only, a standby).
+    return isinstance(exc, OperationalError) or getattr(exc.orig, "sqlstate", None) == "25006"
 
 
-def insert_row(session: Session, model, values: dict) -> int:
-    """Insert one row of ``model`` in the session's transaction and return its id.
-
-    A plain INSERT costs about a third of the ORM's unit of work, and a form's rows
-    are written while other submissions wait for the write lock. The session does
-    not track the row: read it back with ``session.get`` when it is needed.
-    """
-    return session.connection().execute(_inserts(model)[1], values).scalar_one()
-
-
-def insert_rows(session: Session, model, rows: list[dict]) -> None:
-    """Insert rows of ``model`` in the session's transaction (see ``insert_row``)."""
-    if rows:
-        session.connection().execute(_inserts(model)[0], rows)
-
-
-@cache
-def _inserts(model) -> tuple:
-    # Built once: a statement object remembers its compiled form's cache key.
-    statement = insert(model)
-    return statement, statement.returning(model.id)
-
-
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={lock_timeout_ms:d}")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")  # a snapshot to read from; WAL lets writers go on
-            return
-        # Take the write lock up front: a transaction that reads and then writes
-        # would otherwise fail with SQLITE_BUSY instead of waiting its turn.
-        connection.connection.dbapi_connection.begin_immediate()
+        writing = connection.get_execution_options().get(WRITE_LOCK) or (
+            has_request_context() and request.method not in SAFE_METHODS and not g.get(UNAVAILABLE))
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context):
+        # Once the database has refused this request (locked, read-only), what the request
+        # still reads (the form shown again) goes without the write lock, so it gets through.
+        if has_request_context() and is_unavailable(context.sqlalchemy_exception):
+            g.setdefault(UNAVAILABLE, True)
 
 
 class Database:
@@ -140,14 +97,14 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         url = normalize_url(app.config["DATABASE_URL"])
-        options = {"future": True}
+        lock_timeout_ms = int(float(app.config.get("DATABASE_LOCK_TIMEOUT", 10)) * 1000)
+        options = {}
         if url.startswith("postgresql"):
-            options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
-        elif url.startswith("sqlite"):
-            options["connect_args"] = {"factory": QueuedWriterConnection}
+            options.update(pool_pre_ping=True, pool_size=5, max_overflow=10,
+                           connect_args={"options": f"-c lock_timeout={lock_timeout_ms:d}"})
         engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
-            _tune_sqlite(engine)
+            _tune_sqlite(engine, lock_timeout_ms)
         app.extensions["database"] = sessionmaker(engine, expire_on_commit=False)
         app.teardown_appcontext(self._close_session)
 

@@ -32,7 +32,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from .db import insert_rows
 from .models import (
     AuditEntry,
     ConsentRevocation,
@@ -233,8 +232,8 @@ def new_token() -> str:
 def store_token(session: Session, inquiry_id: int, purpose: str, raw: str, now: datetime) -> None:
     """Make ``raw`` a link for ``purpose`` on the inquiry, valid for REQUEST_LINK_HOURS."""
     hours = current_app.config["REQUEST_LINK_HOURS"]
-    insert_rows(session, RequestToken, [{"inquiry_id": inquiry_id, "purpose": purpose, "token_hash": _digest(raw),
-                                         "created_at": now, "expires_at": now + timedelta(hours=hours)}])
+    session.add(RequestToken(inquiry_id=inquiry_id, purpose=purpose, token_hash=_digest(raw),
+                             created_at=now, expires_at=now + timedelta(hours=hours)))
 
 
 def _digest(raw: str) -> str:

@@ -2,12 +2,15 @@
 
 from flask_babel import Babel
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from .db import Database
+from .ratelimits import hashed_remote_address  # also registers the database:// storage
 
 babel = Babel()
 csrf = CSRFProtect()
 db = Database()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# A limit whose storage cannot be reached (the database locked or read-only, Redis
+# down) lets the request through and logs the error: the form then says it could not
+# be saved and keeps what was typed, instead of a bare error page.
+limiter = Limiter(key_func=hashed_remote_address, default_limits=[], swallow_errors=True)

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from . import consent, dsr, ics, mail, slots
-from .db import insert_row, insert_rows, read_only
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import public_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
@@ -38,11 +37,18 @@ def _lead_values(form, kind: str, now: datetime) -> dict:
     }
 
 
+def _add(session: Session, row) -> int:
+    """Add ``row`` in the session's transaction and return its new id."""
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def _insert_lead(session: Session, lead: dict) -> int:
     if lead["marketing_opt_in"]:
         # Ticking the box again is a new consent: it lifts an earlier opt-out.
         session.execute(delete(Suppression).where(Suppression.email_hash == lead["email_hash"]))
-    return insert_row(session, Lead, lead)
+    return _add(session, Lead(**lead))
 
 
 def person_message(lead: Lead, template: str, subject_key: str, *, reply_to: str | None = None, **context):
@@ -172,14 +178,13 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     seats = current_app.config["DEMO_SEATS"]
     taken = set()
     if seats > 1:  # with one seat, trying it is the check
-        read_only(session)  # which seats look free is read without waiting for the write lock
         taken = set(session.scalars(select(DemoBooking.seat).where(
             DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
         session.rollback()  # end the read; each attempt below is its own transaction
     for seat in (n for n in range(1, seats + 1) if n not in taken):
         try:
             lead_id = _insert_lead(session, lead)
-            booking_id = insert_row(session, DemoBooking, {**booking, "lead_id": lead_id, "seat": seat})
+            booking_id = _add(session, DemoBooking(**booking, lead_id=lead_id, seat=seat))
         except IntegrityError:  # the seat was taken meanwhile
             session.rollback()
             continue
@@ -310,13 +315,12 @@ def file_inquiry(session: Session, form, *, policy_version: str, now: datetime) 
     link = new_link(lang=lead["locale"], **VERIFY_LINK)
     earlier = dsr.find_duplicate(session, lead["email"], request_type)
     lead_id = _insert_lead(session, lead)
-    inquiry_id = insert_row(session, PrivacyInquiry, {**inquiry, "lead_id": lead_id})
+    inquiry_id = _add(session, PrivacyInquiry(**inquiry, lead_id=lead_id))
     consent.write_stamp(session, lead_id, stamp)
-    insert_rows(session, RequestStatusChange, [{
-        "inquiry_id": inquiry_id, "at": now, "from_status": None, "to_status": "awaiting_verification",
-        "actor": dsr.SUBJECT,
-        "reason": "received" if earlier is None else
-        f"received while request #{earlier.id} {earlier.reference} of the same type is open"}])
+    session.add(RequestStatusChange(
+        inquiry_id=inquiry_id, at=now, from_status=None, to_status="awaiting_verification", actor=dsr.SUBJECT,
+        reason="received" if earlier is None else
+        f"received while request #{earlier.id} {earlier.reference} of the same type is open"))
     if earlier is not None:
         dsr.change_status(session, earlier, earlier.status, actor=dsr.SUBJECT, now=now,
                           reason=f"the same address sent another request of this type: #{inquiry_id} {reference}")

@@ -38,7 +38,6 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from .db import insert_row, read_only
 from .models import OutboxMessage
 from .models.base import utcnow
 
@@ -206,16 +205,11 @@ def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, 
     # otherwise take the database's write lock once more per submission. Should this
     # process stop before sending it, the claim lapses and ``flask outbox send`` does.
     handed = hand_over and has_request_context()
-    row_id = insert_row(session, OutboxMessage, {
-        "created_at": now,
-        "lead_id": lead_id,
-        "kind": kind,
-        "recipient": recipient,
-        "message": message,
-        "recipe": recipe,
-        "attempts": 0,
-        "next_attempt_at": now + CLAIM if handed else now,
-    })
+    row = OutboxMessage(created_at=now, lead_id=lead_id, kind=kind, recipient=recipient, message=message,
+                        recipe=recipe, attempts=0, next_attempt_at=now + CLAIM if handed else now)
+    session.add(row)
+    session.flush()
+    row_id = row.id
     if handed:
         session.info.setdefault(QUEUED, []).append(Claim(row_id, kind, recipient, message, recipe, 0))
     return row_id
@@ -386,7 +380,6 @@ def send_claimed(session: Session, claimed: list[Claim], now: datetime | None = 
 
 
 def _send(session: Session, claimed: list[Claim], now: datetime, result: dict, stop_on_failure: bool) -> None:
-    read_only(session)
     loaded = {row.id: _load(session, row) for row in claimed if row.message is None}
     session.commit()  # ends the read; unlike a rollback it leaves what was loaded usable
     outcomes = []
@@ -514,7 +507,6 @@ class Sender:
             send_claimed(session, batch)
             if time.monotonic() - self.swept >= SWEEP_SECONDS:
                 self.swept = time.monotonic()
-                read_only(session)  # looking costs no write lock; claiming only when there is mail
                 due = session.scalar(_due(utcnow()).limit(1))
                 session.commit()
                 if due is not None:

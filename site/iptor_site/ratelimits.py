@@ -1,13 +1,41 @@
-"""Rate limits for form submissions, per client address and per submitted e-mail."""
+"""Rate limits for form submissions, per client address and per submitted e-mail.
+
+The counters live where every worker and every server sees them: by default in the
+site's own database (``database://``, the ``rate_limits`` table), or in Redis when
+RATELIMIT_STORAGE_URI says ``redis://…``. Keys hold keyed hashes, never an address.
+"""
 
 from __future__ import annotations
 
-import heapq
-import threading
+import hashlib
+import hmac
+import logging
 import time
+from collections.abc import Callable
 
 from flask import current_app, request
+from flask_limiter.util import get_remote_address
 from limits.storage import Storage
+from sqlalchemy import Engine, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from .config import derive_key
+from .models import RateLimitCounter
+
+
+def _hashed(kind: str, value: str) -> str:
+    """``kind:`` and a keyed hash of ``value``: a stable key that names nobody."""
+    app = current_app
+    key = app.extensions.get("ratelimit_key")
+    if key is None:
+        key = app.extensions["ratelimit_key"] = derive_key(app.config["SECRET_KEY"], "rate-limits").encode()
+    return f"{kind}:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hashed_remote_address() -> str:
+    """The limiter's default key: the client address (as TRUSTED_PROXIES reports it), hashed."""
+    return _hashed("ip", get_remote_address())
 
 
 def per_ip() -> str:
@@ -22,7 +50,9 @@ class _PerEmail:
 
     @staticmethod
     def key() -> str:
-        return "email:" + (request.form.get("email") or "").strip().casefold()[:254]
+        value = request.form.get("email")
+        address = (value if isinstance(value, str) else "").strip().casefold()[:254]
+        return _hashed("email", address) if address else ""  # no address: the limit is skipped
 
 
 per_email = _PerEmail()
@@ -33,64 +63,113 @@ def reads_are_free() -> bool:
     return request.method in {"GET", "HEAD", "OPTIONS"}
 
 
-class ProcessMemoryStorage(Storage):
-    """Fixed-window counters in this process's memory (``process-memory://``).
+#: How often (seconds) a process deletes the counters of closed windows.
+PURGE_SECONDS = 60
 
-    limits' own ``memory://`` storage sweeps every key, from a new timer thread, up
-    to a hundred times a second. With a key per submitted address that sweep grows
-    with the last hour's submissions (0.8 ms at 10,000 keys, measured) and holds the
-    interpreter while requests wait. Here a counter's expiry goes on a heap when its
-    window opens, and each hit drops only the windows that have closed since.
+
+class DatabaseStorage(Storage):
+    """Fixed-window counters in the app's own database (``database://``).
+
+    Each hit is one ``INSERT … ON CONFLICT (key) DO UPDATE … RETURNING`` statement in a
+    transaction of its own (SQLite 3.35 or later, PostgreSQL): atomic under concurrent
+    hits from any number of threads, workers and servers, and committed whatever the
+    request then does. A window that has closed starts again at the next hit; the rows
+    of closed windows are deleted now and then (at most every ``PURGE_SECONDS``).
+
+    The database is the current Flask app's (``db.engine``), so several apps in one
+    process (tests) each count in their own; ``engine`` fixes one instead.
     """
 
-    STORAGE_SCHEME = ["process-memory"]
+    STORAGE_SCHEME = ["database"]
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, *,
+                 engine: Engine | None = None, clock: Callable[[], float] = time.time, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.lock = threading.Lock()
-        self.counters: dict[str, tuple[int, float]] = {}  # key -> (hits, end of its window)
-        self.closing: list[tuple[float, str]] = []  # (end of a window, key), soonest first
+        self._engine = engine
+        self.clock = clock
+        self.next_purge = 0.0
 
     @property
     def base_exceptions(self) -> type[Exception]:
-        return ValueError
+        return SQLAlchemyError
 
-    def _drop_closed(self, now: float) -> None:
-        while self.closing and self.closing[0][0] <= now:
-            ends, key = heapq.heappop(self.closing)
-            if self.counters.get(key, (0, None))[1] == ends:  # not a newer window of the key
-                del self.counters[key]
+    @property
+    def engine(self) -> Engine:
+        if self._engine is not None:
+            return self._engine
+        from .extensions import db
+
+        return db.engine
+
+    @staticmethod
+    def _key(key: str) -> str:
+        return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
-        with self.lock:
-            self._drop_closed(now)
-            hits, ends = self.counters.get(key, (0, 0.0))
-            if ends <= now:
-                hits, ends = 0, now + expiry
-                heapq.heappush(self.closing, (ends, key))
-            self.counters[key] = (hits + amount, ends)
-            return hits + amount
+        now = self.clock()
+        table = RateLimitCounter.__table__
+        engine = self.engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(key=self._key(key), hits=amount, expires_at=now + expiry)
+        closed = table.c.expires_at <= now
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                # A closed window starts again; an open one counts on.
+                "hits": _when(closed, statement.excluded.hits, table.c.hits + statement.excluded.hits),
+                "expires_at": _when(closed, statement.excluded.expires_at, table.c.expires_at),
+            },
+        ).returning(table.c.hits)
+        with engine.begin() as connection:
+            hits = connection.execute(statement).scalar_one()
+        if now >= self.next_purge:
+            self.next_purge = now + PURGE_SECONDS
+            try:
+                self.purge(now)
+            except SQLAlchemyError:  # only tidying: the next purge deletes what this one left
+                logging.getLogger(__name__).warning("deleting closed rate-limit windows failed", exc_info=True)
+        return hits
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete the counters whose window has closed; returns how many."""
+        table = RateLimitCounter.__table__
+        with self.engine.begin() as connection:
+            return connection.execute(delete(table).where(table.c.expires_at <= (now or self.clock()))).rowcount
+
+    def _open_window(self, key: str):
+        table = RateLimitCounter.__table__
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(table.c.hits, table.c.expires_at)
+                .where(table.c.key == self._key(key), table.c.expires_at > self.clock())
+            ).first()
 
     def get(self, key: str) -> int:
-        hits, ends = self.counters.get(key, (0, 0.0))
-        return hits if ends > time.time() else 0
+        row = self._open_window(key)
+        return row.hits if row else 0
 
     def get_expiry(self, key: str) -> float:
-        now = time.time()
-        ends = self.counters.get(key, (0, 0.0))[1]
-        return ends if ends > now else now
+        row = self._open_window(key)
+        return row.expires_at if row else self.clock()
 
     def check(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError:
+            return False
         return True
 
-    def reset(self) -> int:
-        with self.lock:
-            count = len(self.counters)
-            self.counters.clear()
-            self.closing.clear()
-            return count
+    def reset(self) -> int | None:
+        table = RateLimitCounter.__table__
+        with self.engine.begin() as connection:
+            return connection.execute(delete(table)).rowcount
 
     def clear(self, key: str) -> None:
-        with self.lock:
-            self.counters.pop(key, None)
+        table = RateLimitCounter.__table__
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.key == self._key(key)))
+
+
+def _when(condition, then, otherwise):
+    return case((condition, then), else_=otherwise)

@@ -70,7 +70,8 @@ def _email_field(label) -> StringField:
 
 def users_count(form, field):
     value = (field.data or "").strip()
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_USERS:
+    # Its length first: int() refuses a string of more than 4,300 digits with an error.
+    if not value.isascii() or not value.isdigit() or len(value) > 9 or not 1 <= int(value) <= MAX_USERS:
         raise ValidationError(
             gettext("Enter a whole number of users from 1 to %(max)s.", max=format_number(MAX_USERS))
         )

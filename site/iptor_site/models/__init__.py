@@ -5,6 +5,7 @@ from .consent import ConsentStamp, ConsentStampItem, ConsentText
 from .cookies import CookieConsentEvent
 from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
+from .ratelimit import RateLimitCounter
 from .rights import ConsentRevocation, ErasureRecord, ProcessingLimit, RequestStatusChange, RequestToken, Suppression
 from .staff import AuditEntry, StaffUser
 
@@ -26,5 +27,6 @@ __all__ = [
     "Lead",
     "OutboxMessage",
     "PrivacyInquiry",
+    "RateLimitCounter",
     "SpamSubmission",
 ]

@@ -20,7 +20,6 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
-from ..db import read_only
 from ..extensions import csrf, db, limiter
 from ..models import DemoBooking
 from ..pricing import parse_users
@@ -50,12 +49,12 @@ def _prepare(form: DemoForm, zone: str) -> None:
 
 def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = None) -> Response:
     # The calendar is read when the form is shown, so it is current after losing a race too.
-    read_only(db.session)
     form.slot.choices = [SelectChoice("", gettext("Choose a date and time"))] + [
         SelectChoice(value, label, optgroup=day)
         for day, options in slots.grouped(slots.free(db.session), zone)
         for value, label in options
     ]
+    db.session.commit()  # end the read before rendering: in a POST it holds SQLite's write lock
     html = render_template(
         "forms/demo.html",
         form=form,
@@ -116,7 +115,6 @@ def demo_slots():
     """Free slots labelled for a time zone, for the form's script, with the zone's
     localized label (a zone the browser reports may not be in the page's list)."""
     zone = _time_zone(request.args.get("tz"))
-    read_only(db.session)
     return jsonify(
         zone=zone,
         zone_label=slots.zone_label(zone),
