@@ -51,7 +51,12 @@ class _PerEmail:
     @staticmethod
     def key() -> str:
         value = request.form.get("email")
-        address = (value if isinstance(value, str) else "").strip().casefold()[:254]
+        return _PerEmail.key_of(value if isinstance(value, str) else "")
+
+    @staticmethod
+    def key_of(address: str) -> str:
+        """The key of an address, for a request that names it other than in a form field."""
+        address = address.strip().casefold()[:254]
         return _hashed("email", address) if address else ""  # no address: the limit is skipped
 
 

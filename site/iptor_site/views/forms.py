@@ -71,8 +71,8 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
 
 @bp.route("/demo", methods=["GET", "POST"])
 @csrf.exempt  # the form validates its own CSRF token, so a failure keeps what was typed
-@limiter.limit(per_ip, methods=["POST"])
-@limiter.limit(per_email, key_func=per_email.key, methods=["POST"])
+@limiter.shared_limit(per_ip, scope="form-ip", methods=["POST"])
+@limiter.shared_limit(per_email, scope="form-email", key_func=per_email.key, methods=["POST"])
 def demo():
     """Book a demo: pick a free slot and leave your details."""
     form = DemoForm()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms.validators import ValidationError
 
 from .. import antispam, dsr, formflow, leads, selfservice, slots
@@ -27,8 +28,8 @@ def _render(form: InquiryForm, status: int = 200, notice: str | None = None) -> 
 
 @bp.route("/privacy/inquiry", methods=["GET", "POST"])
 @csrf.exempt  # the form validates its own CSRF token, so a failure keeps what was typed
-@limiter.limit(per_ip, methods=["POST"])
-@limiter.limit(per_email, key_func=per_email.key, methods=["POST"])
+@limiter.shared_limit(per_ip, scope="form-ip", methods=["POST"])
+@limiter.shared_limit(per_email, scope="form-email", key_func=per_email.key, methods=["POST"])
 def inquiry():
     """File a request about one's personal data; the policy's links preselect its type."""
     form = InquiryForm()
@@ -132,7 +133,18 @@ def verify(token: str):
     return redirect(url_for(".request_done"), 303)
 
 
+def _renewal_address_key() -> str:
+    """A renewal mails the request's address: it counts against that address's form limit
+    (and so against the request's). Read in a session of its own, closed before the
+    limiter writes its count, so no transaction of this request is open meanwhile."""
+    with Session(db.engine) as session:
+        row, _ = dsr.check_token(session, request.view_args["token"], "verify", slots.now())
+        return per_email.key_of(row.inquiry.lead.email) if row is not None else ""
+
+
 @bp.post("/privacy/requests/verify/<token>/renew")
+@limiter.shared_limit(per_ip, scope="form-ip", methods=["POST"])
+@limiter.shared_limit(per_email, scope="form-email", key_func=_renewal_address_key, methods=["POST"])
 def renew(token: str):
     """An expired link: send a fresh one to the address on file (shown to nobody).
     The expired link is spent by this, so it renews once."""
