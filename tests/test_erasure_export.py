@@ -369,3 +369,15 @@ def test_purge_deletes_leads_exactly_past_their_periods(app):
         result.output.splitlines())
     with app.app_context():
         assert sorted(db.session.scalars(select(Lead.name))) == ["closed-young", "demo-young", "unverified-young"]
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("fr", "1er décembre 2026"), ("de", "1. Dezember 2026"),
+                                                ("nl", "1 december 2026"), ("en", "December 1, 2026")])
+def test_the_export_writes_the_first_of_the_month_as_each_language_does(app, lang, expected):
+    from iptor_site.exportpage import Formatter
+
+    first = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+    with app.test_request_context(f"/{lang}/"):
+        formatter = Formatter(lang)
+        assert formatter.when(first, "Europe/Paris").startswith(expected)
+        assert formatter.day(first.date()) == expected

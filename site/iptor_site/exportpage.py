@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_datetime, format_timedelta, get_timezone_location
+from babel.dates import format_time, format_timedelta, get_datetime_format, get_timezone_location
 from babel.numbers import format_decimal
 from flask import render_template
 from flask_babel import gettext as _
@@ -89,7 +89,12 @@ class Formatter:
             tzinfo = ZoneInfo(zone) if zone else ZoneInfo("UTC")
         except (ZoneInfoNotFoundError, ValueError):
             tzinfo = ZoneInfo("UTC")
-        return format_datetime(value, "long", tzinfo=tzinfo, locale=self.locale)
+        local = value.astimezone(tzinfo)
+        # Babel's long date and time, joined by the locale's own pattern ("{1} 'à' {0}"),
+        # with the date written by the site's helper (French "1er décembre").
+        glue = get_datetime_format("long", locale=self.locale).replace("'", "")
+        return (glue.replace("{0}", format_time(local, "long", tzinfo=tzinfo, locale=self.locale))
+                .replace("{1}", format_day(local.date(), "long", locale=self.locale)))
 
     def day(self, value: date | None) -> str:
         return "–" if value is None else format_day(value, "long", locale=self.locale)
