@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,21 +75,44 @@ def _migrate(url: str) -> None:
         db.engine.dispose()
 
 
-@pytest.fixture
-def database_url(database_template, tmp_path):
-    """A fresh, migrated database for one test."""
+@contextmanager
+def _database(database_template, path: Path, *, migrated: bool = True):
+    """A database of the test's own: a copy of the migrated template, or an empty one."""
     kind, source, template = database_template
     if kind == "sqlite":
-        target = tmp_path / "test.sqlite3"
-        shutil.copyfile(source, target)
-        yield f"sqlite:///{target}"
+        if migrated:
+            shutil.copyfile(source, path)
+        yield f"sqlite:///{path}"
         return
     name = f"iptor_test_{uuid.uuid4().hex[:12]}"
     with source.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if migrated else ""))
+    try:
+        yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with source.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    """A fresh, migrated database for one test."""
+    with _database(database_template, tmp_path / "test.sqlite3") as url:
+        yield url
+
+
+@pytest.fixture
+def second_database_url(database_template, tmp_path):
+    """Another fresh database in the same test, so one submission can be made in two worlds."""
+    with _database(database_template, tmp_path / "second.sqlite3") as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(database_template, tmp_path):
+    """A database with no tables, for tests that run the migrations themselves."""
+    with _database(database_template, tmp_path / "empty.sqlite3", migrated=False) as url:
+        yield url
 
 
 @pytest.fixture

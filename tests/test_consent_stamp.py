@@ -2,13 +2,11 @@
 
 import hashlib
 import threading
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from formhelpers import demo_data, inquiry_data, slot_values
@@ -368,20 +366,6 @@ def test_truncate_is_refused_on_postgresql(app):
 
 
 # --- the migration chains the stamps written before it ---------------------------------------
-
-@pytest.fixture
-def empty_database_url(database_template, tmp_path):
-    kind, source, _ = database_template
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 def test_the_migration_chains_existing_stamps_in_id_order(make_app, empty_database_url):
     app = make_app(DATABASE_URL=empty_database_url, CLOCK=lambda: NOW)

@@ -3,12 +3,10 @@ exports call "request #4" or "booking #7" is never handed out again after an era
 and the audit log names a privacy request by its public reference."""
 
 import re
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, inspect, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from formhelpers import demo_data, inquiry_data, written_mails
@@ -128,20 +126,6 @@ def test_viewing_a_request_is_audited_with_its_reference(app, tmp_path):
 
 
 # --- migration 0011 keeps every row, trigger and index ----------------------------------------
-
-@pytest.fixture
-def empty_database_url(database_template, tmp_path):
-    kind, source, _template = database_template
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 def snapshot():
     """Every row of every table, in id order (the migration must keep them all)."""

@@ -3,13 +3,10 @@ reveals nothing about other requests, erasure reaches what the site cannot erase
 itself, restriction and objection hold for the person, and deadlines count as the law does."""
 
 import re
-import shutil
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from formhelpers import demo_data, inquiry_data, written_mails
@@ -126,23 +123,6 @@ def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_sta
 
 
 # --- 2. the same public answer for every address; random references ----------------------------
-
-@pytest.fixture
-def second_database_url(database_template, tmp_path):
-    """Another fresh database in the same test, so one submission can be made in two worlds."""
-    kind, source, template = database_template
-    if kind == "sqlite":
-        target = tmp_path / "second.sqlite3"
-        shutil.copyfile(source, target)
-        yield f"sqlite:///{target}"
-        return
-    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 def _masked(text):
     """The page without what differs per response by design (CSRF tokens, CSP nonces)."""
@@ -439,20 +419,6 @@ def test_the_retired_days_setting_is_refused_by_name(monkeypatch):
 
 
 # --- the migration gives existing requests a reference and keeps their limits ------------------
-
-@pytest.fixture
-def empty_database_url(database_template, tmp_path):
-    kind, source, _template = database_template
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"iptor_test_{uuid.uuid4().hex[:12]}"
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield make_url(source.url).set(database=name).render_as_string(hide_password=False)
-    with source.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 def test_the_migration_gives_existing_requests_references_and_keeps_limits(make_app, empty_database_url):
     from sqlalchemy import text
