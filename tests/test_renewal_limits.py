@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from formhelpers import inquiry_data, written_mails
+from formhelpers import hidden_fields, inquiry_data, written_mails
 
 ADDRESS = "camille.martin@example.com"
 
@@ -60,3 +60,22 @@ def test_renewals_from_other_clients_share_the_addresss_count(app, clock, tmp_pa
         client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
         statuses.append(renew_newest(client, clock, tmp_path).status_code)
     assert statuses == [200, 200, 429]
+
+
+def test_the_limit_headers_are_read_without_queueing_behind_the_requests_own_transaction(make_app, clock, tmp_path):
+    """A view may answer with its transaction still open (a used link's page); the limiter
+    then reads its counts for the response headers on a connection of its own, which must
+    not wait for SQLite's write lock that this very request holds (it would wait out
+    DATABASE_LOCK_TIMEOUT, then drop the headers)."""
+    app = make_app(CLOCK=clock, DATABASE_LOCK_TIMEOUT=1, RATELIMIT_FORM_PER_EMAIL="5 per hour")
+    client = app.test_client()
+    assert file_request(client).status_code == 303
+    assert renew_newest(client, clock, tmp_path).status_code == 200
+    # The first link was spent by the renewal: asking again is answered 410 by a view that
+    # has only read (its transaction is still open when the response is finished).
+    form = client.get("/en/privacy/inquiry").text
+    token = hidden_fields(form)["csrf_token"]
+    path = verification_links(tmp_path)[0] + "/renew"
+    again = client.post(path, data={"csrf_token": token})
+    assert again.status_code == 410
+    assert again.headers["X-RateLimit-Remaining"] == "2"  # form, renewal, and this attempt

@@ -28,7 +28,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-#: Execution option: begin this connection's transactions holding SQLite's write lock.
+#: Execution option: begin this connection's transactions holding SQLite's write lock
+#: (True), or without it whatever the request (False: a read of its own, like the rate
+#: limits' headers, which must not wait for the request's own open transaction).
 WRITE_LOCK = "iptor_write_lock"
 #: ``g`` flag: the database refused this request; its later reads take no write lock.
 UNAVAILABLE = "database_unavailable"
@@ -80,8 +82,9 @@ def _tune_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        writing = connection.get_execution_options().get(WRITE_LOCK) or (
-            has_request_context() and request.method not in SAFE_METHODS and not g.get(UNAVAILABLE))
+        writing = connection.get_execution_options().get(WRITE_LOCK)
+        if writing is None:
+            writing = has_request_context() and request.method not in SAFE_METHODS and not g.get(UNAVAILABLE)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     @event.listens_for(engine, "handle_error")

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import derive_key
+from .db import WRITE_LOCK
 from .models import RateLimitCounter
 
 
@@ -143,7 +144,8 @@ class DatabaseStorage(Storage):
 
     def _open_window(self, key: str):
         table = RateLimitCounter.__table__
-        with self.engine.connect() as connection:
+        # A read: it must not queue for SQLite's write lock behind the request's own transaction.
+        with self.engine.connect().execution_options(**{WRITE_LOCK: False}) as connection:
             return connection.execute(
                 select(table.c.hits, table.c.expires_at)
                 .where(table.c.key == self._key(key), table.c.expires_at > self.clock())
