@@ -42,9 +42,11 @@ lint: install
 test: compile lint node_modules/.installed
 	$(BIN)/pytest
 
-# The quick loop: lint, Bandit and every test that needs neither a browser nor Java.
+# The quick loop: lint, Bandit and every test that needs neither a browser nor Java, spread
+# over CHECK_WORKERS processes (pytest-xdist; each test has its own database either way).
+CHECK_WORKERS ?= 2
 check: compile lint
-	$(BIN)/pytest -m "not browser and not java"
+	$(BIN)/pytest -m "not browser and not java" -n $(CHECK_WORKERS)
 
 # Regenerates requirements.lock from pyproject.toml (runtime and the `test` extra) with
 # pip-tools, kept in a venv of its own. LOCK_ARGS="--upgrade-package flask" bumps one
