@@ -1,16 +1,18 @@
-# The two commands a newcomer needs: `make run` and `make test`.
+# The two commands a newcomer needs: `make run` and `make test` (`make check` is the quick loop).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test lint translations outbox bench
+.PHONY: install compile migrate run test check lint lock translations outbox bench
 
-$(BIN)/.installed: pyproject.toml
+# Exactly the releases requirements.lock pins, each checked against its hashes, then the
+# project itself without resolving anything again.
+$(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
@@ -36,8 +38,27 @@ lint: install
 	$(BIN)/ruff check site tests migrations bench
 	$(BIN)/bandit -q -c pyproject.toml -r site -ll
 
+# Everything: lint, Bandit and the whole suite, browser (Chromium) and Nu Html Checker (Java) included.
 test: compile lint node_modules/.installed
 	$(BIN)/pytest
+
+# The quick loop: lint, Bandit and every test that needs neither a browser nor Java, spread
+# over CHECK_WORKERS processes (pytest-xdist; each test has its own database either way).
+CHECK_WORKERS ?= 2
+check: compile lint
+	$(BIN)/pytest -m "not browser and not java" -n $(CHECK_WORKERS)
+
+# Regenerates requirements.lock from pyproject.toml (runtime and the `test` extra) with
+# pip-tools, kept in a venv of its own. LOCK_ARGS="--upgrade-package flask" bumps one
+# package, LOCK_ARGS=--upgrade every one; without LOCK_ARGS the pins stay where they are.
+LOCK_VENV ?= .venv-lock
+PIP_TOOLS ?= pip-tools==7.6.2
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/pip install --quiet '$(PIP_TOOLS)'; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --extra test --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock $(LOCK_ARGS) pyproject.toml
 
 translations: install
 	$(BIN)/flask translate update

@@ -308,6 +308,7 @@ def test_the_privacy_page_shows_the_periods_the_purge_enforces(make_app, lang, h
     assert demo not in changed and demo.replace("24", "18") in changed and audit.replace("3", "5") in changed
 
 
+@pytest.mark.java
 def test_the_export_page_is_valid_html(app, tmp_path):
     import shutil
     import subprocess

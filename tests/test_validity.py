@@ -11,6 +11,8 @@ import pytest
 from iptor_site.config import PROJECT_ROOT
 from pagestates import TRACKING, all_states, link_states
 
+pytestmark = pytest.mark.java
+
 VNU = PROJECT_ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
 
