@@ -312,7 +312,8 @@ def _check_address(key: str, value) -> None:
     if not isinstance(value, str) or "\n" in value or "\r" in value:
         raise _bad(key, value, "an e-mail address")
     try:
-        validate_email(value, check_deliverability=False)
+        # No DNS; the reserved .test domain is allowed, for test set-ups.
+        validate_email(value, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise _bad(key, value, f"an e-mail address ({exc})") from exc
 
