@@ -272,7 +272,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int | None]] = {
     "SMTP_PORT": (1, 65535),
     "SMTP_TIMEOUT": (1, None),
     "DEMO_SLOT_MINUTES": (5, 24 * 60),
-    "DEMO_DAYS_AHEAD": (1, 366),
+    "DEMO_DAYS_AHEAD": (1, None),
     "DEMO_SEATS": (1, None),
     "FORM_MIN_FILL_SECONDS": (0, None),
     "FORM_MAX_AGE_HOURS": (1, None),
