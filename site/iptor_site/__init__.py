@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import PROJECT_ROOT, derive_key, load_settings
+from .config import PROJECT_ROOT, check_settings, derive_key, load_settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_settings(Path(app.instance_path)))
     if test_config:
         app.config.from_mapping(test_config)
+    check_settings(app.config)
     if not app.config["SUPPRESSION_KEY"]:
         app.config["SUPPRESSION_KEY"] = derive_key(app.config["SECRET_KEY"], "suppression")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,12 @@ def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    word = raw.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no, on/off), got {raw!r}")
 
 
 def _secret_key(env: str, instance_path: Path) -> str:
@@ -142,7 +147,7 @@ def load_settings(instance_path: Path) -> dict:
     """All settings as a Flask config mapping."""
     env = os.environ.get("IPTOR_ENV", "development")
     if env not in {"development", "production"}:
-        raise ConfigError("IPTOR_ENV must be 'development' or 'production'")
+        raise ConfigError(f"IPTOR_ENV must be 'development' or 'production', got {env!r}")
     secret_key = _secret_key(env, instance_path)
     site_url = _site_url(env)
     return {
@@ -250,3 +255,173 @@ def derive_key(secret: str, purpose: str) -> str:
     import hmac
 
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+# --- checks on the settings in force (environment and create_app's overrides alike) ---------
+
+#: The environment variable behind a config key, where the two differ.
+ENV_NAMES = {
+    "WTF_CSRF_TIME_LIMIT": "CSRF_TIME_LIMIT",
+    "SESSION_COOKIE_SECURE": "COOKIE_SECURE",
+    "MAX_FORM_MEMORY_SIZE": "MAX_CONTENT_LENGTH",
+}
+
+#: Whole-number settings: (smallest, largest) allowed value; None means no upper bound.
+WHOLE_NUMBERS: dict[str, tuple[int, int | None]] = {
+    "SUBSCRIPTION_MONTHS": (1, 120),
+    "SMTP_PORT": (1, 65535),
+    "SMTP_TIMEOUT": (1, None),
+    "DEMO_SLOT_MINUTES": (5, 24 * 60),
+    "DEMO_DAYS_AHEAD": (1, None),
+    "DEMO_SEATS": (1, None),
+    "FORM_MIN_FILL_SECONDS": (0, None),
+    "FORM_MAX_AGE_HOURS": (1, None),
+    "MAX_CONTENT_LENGTH": (1024, None),
+    "MAX_FORM_MEMORY_SIZE": (1024, None),
+    "WTF_CSRF_TIME_LIMIT": (60, None),
+    "TRUSTED_PROXIES": (0, 10),
+    "REQUEST_LINK_HOURS": (1, None),
+    "RETENTION_DEMO_MONTHS": (1, None),
+    "RETENTION_REQUEST_YEARS": (1, None),
+    "RETENTION_UNVERIFIED_DAYS": (1, None),
+    "RETENTION_SPAM_DAYS": (1, None),
+    "RETENTION_COOKIE_CONSENT_MONTHS": (1, None),
+    "RETENTION_AUDIT_YEARS": (AUDIT_MIN_YEARS, None),
+    "PAGE_CACHE_SIZE": (0, None),
+}
+
+#: Positive decimal settings.
+POSITIVE_NUMBERS = ("PRICE_PER_USER_MONTH", "DATABASE_LOCK_TIMEOUT")
+
+#: Settings that hold one e-mail address.
+ADDRESSES = ("EMAIL_MARKETING_OPTOUT", "EMAIL_PRIVACY", "EMAIL_CONTACT", "EMAIL_SUPERVISORY_AUTHORITY",
+             "MAIL_SALES_TEAM", "MAIL_PRIVACY_TEAM")
+
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+
+
+def _bad(key: str, value, what: str) -> ConfigError:
+    return ConfigError(f"{ENV_NAMES.get(key, key)} must be {what}, got {value!r}")
+
+
+def _check_address(key: str, value) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(value, str) or "\n" in value or "\r" in value:
+        raise _bad(key, value, "an e-mail address")
+    try:
+        # No DNS; the reserved .test domain is allowed, for test set-ups.
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise _bad(key, value, f"an e-mail address ({exc})") from exc
+
+
+def _check_sender(value) -> None:
+    """MAIL_FROM: ``addr`` or ``Name <addr>``, exactly one address."""
+    from email.utils import getaddresses
+
+    if not isinstance(value, str) or "\n" in value or "\r" in value:
+        raise _bad("MAIL_FROM", value, "an e-mail address or 'Name <address>'")
+    pairs = getaddresses([value])
+    if len(pairs) != 1 or not pairs[0][1]:
+        raise _bad("MAIL_FROM", value, "one e-mail address or 'Name <address>'")
+    try:
+        _check_address("MAIL_FROM", pairs[0][1])
+    except ConfigError as exc:
+        raise _bad("MAIL_FROM", value, "an e-mail address or 'Name <address>'") from exc
+
+
+def _check_numbers(config) -> None:
+    for key, (low, high) in WHOLE_NUMBERS.items():
+        value = config[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _bad(key, value, "a whole number")
+        if value < low or (high is not None and value > high):
+            raise _bad(key, value, f"at least {low}" if high is None else f"from {low} to {high}")
+    for key in POSITIVE_NUMBERS:
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not value > 0:
+            raise _bad(key, value, "a positive number")
+
+
+def _check_demo_calendar(config) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = config["DEMO_TIMEZONE"]
+    try:
+        if not isinstance(zone, str) or not zone:
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _bad("DEMO_TIMEZONE", zone, "an IANA time zone such as Europe/Stockholm") from exc
+    minutes = {}
+    for key in ("DEMO_DAY_START", "DEMO_DAY_END"):
+        value = config[key]
+        match = _CLOCK_TIME.fullmatch(value) if isinstance(value, str) else None
+        if not match:
+            raise _bad(key, value, "a clock time HH:MM, such as 09:00")
+        minutes[key] = int(match[1]) * 60 + int(match[2])
+    if minutes["DEMO_DAY_END"] - minutes["DEMO_DAY_START"] < config["DEMO_SLOT_MINUTES"]:
+        raise ConfigError(f"DEMO_DAY_END must be at least DEMO_SLOT_MINUTES ({config['DEMO_SLOT_MINUTES']}) "
+                          f"after DEMO_DAY_START ({config['DEMO_DAY_START']!r}), got {config['DEMO_DAY_END']!r}")
+    days = config["DEMO_WORKDAYS"]
+    parts = days.split(",") if isinstance(days, str) else [""]
+    if not all(re.fullmatch(r"\s*[1-7]\s*", part) for part in parts):
+        raise _bad("DEMO_WORKDAYS", days, "a comma-separated list of ISO weekdays from 1 (Monday) to 7 (Sunday)")
+
+
+def _check_rate_limits(config) -> None:
+    from limits import parse_many
+    from limits.storage import SCHEMES
+
+    for key in ("RATELIMIT_FORM_PER_IP", "RATELIMIT_FORM_PER_EMAIL"):
+        value = config[key]
+        try:
+            if not isinstance(value, str) or not parse_many(value):
+                raise ValueError(value)
+        except ValueError as exc:
+            raise _bad(key, value, "a rate limit such as '20 per hour'") from exc
+    uri = config["RATELIMIT_STORAGE_URI"]
+    scheme = uri.split("://", 1)[0] if isinstance(uri, str) and "://" in uri else ""
+    if scheme != "database" and (scheme not in SCHEMES or scheme.startswith("async+")):
+        raise _bad("RATELIMIT_STORAGE_URI", uri, "database:// or a storage URI such as redis://host:6379")
+
+
+def check_settings(config) -> None:
+    """Refuse to start, naming the setting and its value, unless every setting is usable.
+
+    Runs on the settings in force, so values ``create_app`` is given are checked like
+    those read from the environment."""
+    from babel.numbers import is_currency
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if config["IPTOR_ENV"] not in {"development", "production"}:
+        raise _bad("IPTOR_ENV", config["IPTOR_ENV"], "'development' or 'production'")
+    _check_numbers(config)
+    _check_demo_calendar(config)
+    _check_rate_limits(config)
+    for key in ADDRESSES:
+        _check_address(key, config[key])
+    _check_sender(config["MAIL_FROM"])
+    currency = config["PRICE_CURRENCY"]
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency) or not is_currency(currency):
+        raise _bad("PRICE_CURRENCY", currency, "an ISO 4217 currency code such as EUR")
+    if config["SITE_URL"]:
+        checked_site_url(config["SITE_URL"])
+    try:
+        make_url(config["DATABASE_URL"])
+    except ArgumentError as exc:
+        raise _bad("DATABASE_URL", config["DATABASE_URL"], "an SQLAlchemy database URL") from exc
+    domain = config["COOKIE_DOMAIN"]
+    if domain and not (isinstance(domain, str) and _HOST.fullmatch(domain)):
+        raise _bad("COOKIE_DOMAIN", domain, "a domain name such as iptor.com")
+    if config["IP_STORAGE"] not in {"truncated", "full"}:
+        raise _bad("IP_STORAGE", config["IP_STORAGE"], "'truncated' or 'full'")
+    for key, pattern in (("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"), ("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}")):
+        if config[key] and not re.fullmatch(pattern, config[key]):
+            raise _bad(key, config[key], f"empty or of the form {pattern}")
+    if not Path(config["LEGAL_DIR"]).is_dir():
+        raise _bad("LEGAL_DIR", config["LEGAL_DIR"], "a folder of legal documents")

@@ -59,7 +59,6 @@ DELETION_KINDS = {
 }
 OPEN = ("awaiting_verification", "verified", "in_progress", "extended")
 STATUSES = (*OPEN, "completed", "rejected", "expired")
-SELF_SERVICE = {"access", "portability", "erasure", "marketing-opt-out"}
 FLAGS = {"restriction": "restricted", "objection": "objected"}
 SUBJECT, SYSTEM = "data subject", "system"
 
@@ -70,10 +69,6 @@ def email_hash(address: str) -> str:
     """Keyed hash of an address: finds a person's rows without storing the address."""
     key = current_app.config["SUPPRESSION_KEY"].encode()
     return hmac.new(key, address.strip().casefold().encode(), hashlib.sha256).hexdigest()
-
-
-def is_suppressed(session: Session, address: str) -> bool:
-    return session.scalar(select(Suppression.id).where(Suppression.email_hash == email_hash(address))) is not None
 
 
 def _unsubscribe_serializer() -> URLSafeSerializer:
@@ -515,13 +510,6 @@ def _plain(value):
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return value
-
-
-def export(session: Session, address: str, now: datetime | None = None) -> dict:
-    """Everything the site stores about an address, as plain data (the export's JSON)."""
-    from .slots import now as clock
-
-    return _plain(_collect(session, address, now or clock()))
 
 
 def export_locale(session: Session, address: str) -> str:

@@ -70,9 +70,6 @@ class LegalLibrary:
                 self._index[doc_dir.name] = versions
         self._render = lru_cache(maxsize=64)(self._render_uncached)
 
-    def documents(self) -> list[str]:
-        return sorted(self._index)
-
     def versions(self, name: str) -> list[str]:
         return sorted(self._index[name])
 
