@@ -60,3 +60,25 @@ def written_mails(tmp_path) -> list:
     """Every mail written to the test's mail folder (no SMTP server), oldest first."""
     return [message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted((tmp_path / "mail").glob("*.eml"))]
+
+
+def mail_text(msg) -> str:
+    """The plain-text body of a mail, with Python's line ends."""
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def mailed_link(msg, kind: str) -> str:
+    """The path of the ``kind`` link (verify, download) in a mail, built on the development SITE_URL."""
+    found = re.search(rf"http://127\.0\.0\.1:5000(/[a-z]{{2}}/privacy/requests/{kind}/[A-Za-z0-9_-]+)", mail_text(msg))
+    return found.group(1)
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def press_the_button(client, path: str, **kwargs):
+    """Open a mailed link's page and press its button, as the person does."""
+    page = client.get(path, **kwargs)
+    assert page.status_code == 200
+    return client.post(path, data={"csrf_token": csrf_token(page.text)}, **kwargs)

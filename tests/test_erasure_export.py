@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DatabaseError
 
-from formhelpers import demo_data, inquiry_data, written_mails
+from formhelpers import demo_data, inquiry_data, mailed_link, press_the_button, written_mails
 from iptor_site import dsr, retention
 from iptor_site.extensions import db
 from iptor_site.models import AuditEntry, CookieConsentEvent, Lead, OutboxMessage, SpamSubmission
@@ -26,20 +26,6 @@ SHOUTED = "Vic.Case@Example.com"
 @pytest.fixture
 def app(make_app, clock):
     return make_app(CLOCK=clock)
-
-
-def body(msg):
-    return msg.get_body(("plain",)).get_content()
-
-
-def link_in(msg, kind):
-    return re.search(rf"http://127\.0\.0\.1:5000(/[a-z]{{2}}/privacy/requests/{kind}/[A-Za-z0-9_-]+)", body(msg)).group(1)
-
-
-def confirm(client, path):
-    page = client.get(path)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post(path, data={"csrf_token": token})
 
 
 def book_demo(app, lang="en", **fields):
@@ -70,8 +56,8 @@ def mails_to(tmp_path, address):
 def download(app, tmp_path, lang, address=ADDRESS, request_type="access"):
     """File a request, confirm it and download the ZIP; returns the archive."""
     client = file_request(app, lang=lang, email=address, name="Vic Case", request_type=request_type)
-    confirm(client, link_in(mails_to(tmp_path, address)[-1], "verify"))
-    response = confirm(client, link_in(mails_to(tmp_path, address)[-1], "download"))
+    press_the_button(client, mailed_link(mails_to(tmp_path, address)[-1], "verify"))
+    response = press_the_button(client, mailed_link(mails_to(tmp_path, address)[-1], "download"))
     assert response.mimetype == "application/zip"
     return zipfile.ZipFile(io.BytesIO(response.data))
 
@@ -183,7 +169,7 @@ def test_erasure_matches_the_address_in_any_case_and_removes_its_mail_files(app,
         db.session.commit()
     assert mails_to(tmp_path, ADDRESS)  # the demo confirmation, as a file in MAIL_DIR
     client = file_request(app, email=ADDRESS, request_type="erasure")
-    response = confirm(client, link_in(mails_to(tmp_path, ADDRESS)[-1], "verify"))
+    response = press_the_button(client, mailed_link(mails_to(tmp_path, ADDRESS)[-1], "verify"))
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SpamSubmission)) == 0
@@ -207,7 +193,7 @@ def test_erasure_leaves_nothing_readable_in_the_table_files(app, tmp_path):
     book_demo(app, email=ADDRESS, name="Vic Case", message="Geheimnisvolle Nachricht 4711")
     client = file_request(app, email=ADDRESS, request_type="erasure")
     book_demo(app, email="other.person@example.com", name="Other Person")
-    confirm(client, link_in(mails_to(tmp_path, ADDRESS)[-1], "verify"))
+    press_the_button(client, mailed_link(mails_to(tmp_path, ADDRESS)[-1], "verify"))
     with app.app_context():
         assert dsr.scrubber().wait_idle()
     assert_unreadable(app, b"vic.case@example.com", b"Geheimnisvolle Nachricht 4711")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from formhelpers import demo_data, inquiry_data, written_mails
+from formhelpers import demo_data, inquiry_data, mail_text, mailed_link, press_the_button, written_mails
 from iptor_site import backoffice, dsr, mail
 from iptor_site.extensions import db
 from iptor_site.models import (
@@ -34,14 +34,6 @@ def app(make_app, clock):
     return make_app(CLOCK=clock)
 
 
-def body(msg):
-    return msg.get_body(("plain",)).get_content()
-
-
-def link_in(msg, kind):
-    return re.search(rf"http://127\.0\.0\.1:5000(/[a-z]{{2}}/privacy/requests/{kind}/[A-Za-z0-9_-]+)", body(msg)).group(1)
-
-
 def file_request(client, lang="en", **overrides):
     page = client.get(f"/{lang}/privacy/inquiry").text
     response = client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, **overrides))
@@ -55,24 +47,17 @@ def inquiry_state(app):
         return inquiry.status, [(h.from_status, h.to_status, h.actor) for h in inquiry.history], inquiry.due_on
 
 
-def confirm(client, path):
-    page = client.get(path)
-    assert page.status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post(path, data={"csrf_token": token})
-
-
 def test_verification_happens_only_by_post(app, client, tmp_path):
     file_request(client, request_type="access")
     [msg] = written_mails(tmp_path)
     assert msg["To"] == f"Camille Martin <{ADDRESS}>"
-    path = link_in(msg, "verify")
+    path = mailed_link(msg, "verify")
     # Opening the link (as a mail scanner would) changes nothing.
     page = client.get(path)
     assert page.status_code == 200 and "Confirm my request" in page.text
     assert client.get(path).status_code == 200
     assert inquiry_state(app)[0] == "awaiting_verification"
-    response = confirm(client, path)
+    response = press_the_button(client, path)
     assert response.status_code == 303 and response.headers["Location"] == "/en/privacy/requests/done"
     status, history, _ = inquiry_state(app)
     assert status == "verified"
@@ -86,14 +71,14 @@ def test_verification_happens_only_by_post(app, client, tmp_path):
 
 def test_verification_needs_the_csrf_token(app, client, tmp_path):
     file_request(client)
-    path = link_in(written_mails(tmp_path)[0], "verify")
+    path = mailed_link(written_mails(tmp_path)[0], "verify")
     assert client.post(path, data={}).status_code == 400
     assert inquiry_state(app)[0] == "awaiting_verification"
 
 
 def test_expired_links_offer_a_new_one(app, client, tmp_path, clock):
     file_request(client, request_type="objection", details="Stop profiling me.")
-    old = link_in(written_mails(tmp_path)[0], "verify")
+    old = mailed_link(written_mails(tmp_path)[0], "verify")
     clock.now = NOW + timedelta(hours=72, minutes=1)
     page = client.get(old)
     assert page.status_code == 410 and "This link has expired" in page.text
@@ -102,9 +87,9 @@ def test_expired_links_offer_a_new_one(app, client, tmp_path, clock):
     assert client.post(renew, data={"csrf_token": token}).status_code == 200
     mails = written_mails(tmp_path)  # the first request's mail, then one more with the new link
     assert [m["Subject"] for m in mails] == ["Please confirm your privacy request"] * 2
-    new = link_in(written_mails(tmp_path)[-1], "verify")
+    new = mailed_link(written_mails(tmp_path)[-1], "verify")
     assert new != old
-    assert confirm(client, new).status_code == 303
+    assert press_the_button(client, new).status_code == 303
     assert inquiry_state(app)[0] == "verified"
     assert client.get(old).status_code == 410
 
@@ -120,7 +105,7 @@ def test_due_dates_and_a_community_erasure(app, client):
 
 def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, client, tmp_path, clock):
     file_request(client, request_type="complaint", details="Please explain.", lang="de")
-    confirm(client, link_in(written_mails(tmp_path)[0], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[0], "verify"))
     with app.app_context():
         backoffice.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", NOW)
         db.session.commit()
@@ -134,7 +119,7 @@ def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, cli
     assert status == "extended" and history[-1] == ("verified", "extended", "dpo@iptor.com")
     notice = written_mails(tmp_path)[-1]
     assert notice["Content-Language"] == "de"
-    assert "Complex case" in body(notice) and "28. Februar 2027" in body(notice)
+    assert "Complex case" in mail_text(notice) and "28. Februar 2027" in mail_text(notice)
     again = runner.invoke(args=["privacy", "extend", "1", "--months", "1", "--reason", "More", "--by", "dpo@iptor.com"])
     assert again.exit_code != 0 and "extended already" in again.output
     clock.now = datetime(2027, 2, 25, 9, 0, tzinfo=UTC)
@@ -148,12 +133,12 @@ def test_access_export_contains_what_was_stored_and_is_single_use(app, client, t
     page = client.get("/fr/demo").text
     assert client.post("/fr/demo", data=demo_data(page, email=ADDRESS, name="Camille Martin", marketing="y")).status_code == 303
     file_request(client, lang="fr", request_type="portability")
-    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[-1], "verify"))
     download_mail = written_mails(tmp_path)[-1]
-    assert download_mail["Subject"] and "download" in link_in(download_mail, "download")
-    path = link_in(download_mail, "download")
+    assert download_mail["Subject"] and "download" in mailed_link(download_mail, "download")
+    path = mailed_link(download_mail, "download")
     assert client.get(path).status_code == 200
-    response = confirm(client, path)
+    response = press_the_button(client, path)
     assert response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     assert sorted(archive.namelist()) == ["apercu.html", "mes-donnees.json"]  # named in French
@@ -209,7 +194,7 @@ def test_erasure_deletes_everything_and_leaves_no_readable_trace(app, client, tm
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SpamSubmission)) == 1
     verification = [m for m in written_mails(tmp_path) if m["To"].addresses[0].addr_spec == ADDRESS][-1]
-    response = confirm(client, link_in(verification, "verify"))
+    response = press_the_button(client, mailed_link(verification, "verify"))
     assert response.status_code == 303
     done = client.get(response.headers["Location"]).text
     assert "Contactregistraties" in done
@@ -217,7 +202,7 @@ def test_erasure_deletes_everything_and_leaves_no_readable_trace(app, client, tm
     certificate = written_mails(tmp_path)[-1]
     assert certificate["To"].addresses[0].addr_spec == ADDRESS
     assert certificate["Subject"] == "Uw persoonsgegevens zijn gewist"
-    text_body = body(certificate)
+    text_body = mail_text(certificate)
     assert "Contactregistraties: 2" in text_body and "Demo" in text_body
 
     with app.app_context():
@@ -247,7 +232,7 @@ def test_marketing_opt_out_is_honoured_until_the_box_is_ticked_again(app, client
         page = c.get("/en/demo").text
         assert c.post("/en/demo", data=demo_data(page, email=ADDRESS, marketing="y")).status_code == 303
     file_request(client, request_type="marketing-opt-out")
-    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[-1], "verify"))
     with app.app_context():
         assert set(db.session.scalars(select(Lead.marketing_opt_in))) == {False}
         revoked = db.session.scalars(select(ConsentRevocation)).all()
@@ -277,7 +262,7 @@ def test_restriction_and_objection_mark_the_persons_leads(app, client, tmp_path,
     file_request(client, request_type=request_type, details="Please stop.")
     with app.app_context():
         assert not any(db.session.scalars(select(getattr(Lead, flag))))
-    confirm(client, link_in(written_mails(tmp_path)[-1], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[-1], "verify"))
     with app.app_context():
         assert set(db.session.scalars(select(getattr(Lead, flag)))) == {True}
     team = [m for m in written_mails(tmp_path) if m["To"].addresses[0].addr_spec == "privacy@iptor.com"]
@@ -299,7 +284,7 @@ def test_unsubscribe_by_page_and_one_click(app, client):
     assert "Unsubscribe" in client.get(path).text
     with app.app_context():
         assert db.session.scalars(select(Lead.marketing_opt_in)).one() is True  # GET changed nothing
-    done = confirm(client, path)
+    done = press_the_button(client, path)
     assert done.status_code == 200 and "You have been unsubscribed" in done.text
     with app.app_context():
         assert db.session.scalars(select(Lead.marketing_opt_in)).one() is False

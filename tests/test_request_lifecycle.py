@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from formhelpers import demo_data, inquiry_data, written_mails
+from formhelpers import csrf_token, demo_data, inquiry_data, mail_text, mailed_link, press_the_button, written_mails
 from iptor_site import backoffice, create_app, dsr
 from iptor_site.config import ConfigError
 from iptor_site.extensions import db
@@ -35,20 +35,8 @@ def app(make_app, clock):
     return make_app(CLOCK=clock)
 
 
-def body(msg):
-    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
-
-
 def to(msg):
     return msg["To"].addresses[0].addr_spec
-
-
-def link_in(msg, kind):
-    return re.search(rf"http://127\.0\.0\.1:5000(/[a-z]{{2}}/privacy/requests/{kind}/[A-Za-z0-9_-]+)", body(msg)).group(1)
-
-
-def csrf(page):
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def file_request(client, lang="en", **overrides):
@@ -56,12 +44,6 @@ def file_request(client, lang="en", **overrides):
     response = client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, **overrides))
     assert response.status_code == 303
     return response
-
-
-def confirm(client, path):
-    page = client.get(path)
-    assert page.status_code == 200
-    return client.post(path, data={"csrf_token": csrf(page.text)})
 
 
 def book(app, lang="en", **overrides):
@@ -76,7 +58,7 @@ def sign_in(app, email, role):
         db.session.commit()
     client = app.test_client()
     page = client.get("/admin/login").text
-    client.post("/admin/login", data={"csrf_token": csrf(page), "email": email, "password": PASSWORD})
+    client.post("/admin/login", data={"csrf_token": csrf_token(page), "email": email, "password": PASSWORD})
     return client
 
 
@@ -102,13 +84,13 @@ def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_sta
         first_reference, second_reference = first.reference, again.reference
     # The person is told the truth, in the mail to the address.
     first_mail, second_mail = written_mails(tmp_path)
-    assert first_reference in body(first_mail) and "already has an open request" not in body(first_mail)
-    text = " ".join(body(second_mail).split())
+    assert first_reference in mail_text(first_mail) and "already has an open request" not in mail_text(first_mail)
+    text = " ".join(mail_text(second_mail).split())
     assert second_reference in text
     assert (f"This address already has an open request of the same type, received on November 30, 2026 "
             f"(reference {first_reference}). We have registered this one as a separate request") in text
     # Its own verification link works for it alone.
-    assert confirm(client, link_in(second_mail, "verify")).status_code == 303
+    assert press_the_button(client, mailed_link(second_mail, "verify")).status_code == 303
     with app.app_context():
         assert db.session.scalars(select(PrivacyInquiry.status).order_by(PrivacyInquiry.id)).all() == [
             "awaiting_verification", "verified"]
@@ -118,8 +100,8 @@ def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_sta
     assert "My first name is wrong as well." in page and "Camille M." in page
     assert "Other requests from the same address" in page and f"#1 {first_reference}" in page
     team = [m for m in written_mails(tmp_path) if to(m) == TEAM]
-    assert len(team) == 1 and "Other requests from the same address" in body(team[0])
-    assert f"#1 {first_reference}: rectification" in body(team[0])
+    assert len(team) == 1 and "Other requests from the same address" in mail_text(team[0])
+    assert f"#1 {first_reference}: rectification" in mail_text(team[0])
 
 
 # --- 2. the same public answer for every address; random references ----------------------------
@@ -176,8 +158,8 @@ def test_references_are_random_checked_unique_and_what_the_person_sees(app, clie
                     assert dsr.read_reference(wrong) is None
     # The person's mail and pages carry the reference, not the row's number.
     verification = written_mails(tmp_path)[0]
-    assert references[0] in body(verification) and "number 1" not in body(verification)
-    page = client.get(link_in(verification, "verify")).text
+    assert references[0] in mail_text(verification) and "number 1" not in mail_text(verification)
+    page = client.get(mailed_link(verification, "verify")).text
     assert f"<dd>{references[0]}</dd>" in page and "<dd>1</dd>" not in page
     # The database refuses a repeated reference.
     with app.app_context():
@@ -206,9 +188,9 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     clock.now = NOW + timedelta(days=1)
     file_request(client, request_type="erasure", community="y", details="Forum name: camille_m")
     verification = [m for m in written_mails(tmp_path) if to(m) == ADDRESS][-1]
-    notice = client.get(link_in(verification, "verify")).text
+    notice = client.get(mailed_link(verification, "verify")).text
     assert "except this request itself. Our privacy team then erases your profile" in notice
-    done = confirm(client, link_in(verification, "verify"))
+    done = press_the_button(client, mailed_link(verification, "verify"))
     assert done.status_code == 303
     page = client.get(done.headers["Location"]).text
     assert "We have erased the personal data we held about you" not in page
@@ -224,13 +206,13 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
         assert "online-community profile is left to the privacy team" in inquiry.history[-1].reason
     mails = written_mails(tmp_path)
     [team] = [m for m in mails if to(m) == TEAM]
-    text = body(team)
+    text = mail_text(team)
     assert reference in team["Subject"] and "Forum name: camille_m" in text and ADDRESS in text
     assert "STILL TO DO: erase the person's profile in the online community" in text
     assert "marketing export of 2026-11-30 11:00 UTC by sales@iptor.com" in text
     assert "demo booking mail to the sales team, sent" in text
     [certificate] = [m for m in mails if m["Subject"] == "Your personal data has been erased"]
-    text = " ".join(body(certificate).split())
+    text = " ".join(mail_text(certificate).split())
     assert "What is still pending:" in text
     assert "Your profile in our online community: our privacy team erases it" in text
     assert "Lists for marketing exported from this website on November 30, 2026 may still contain" in text
@@ -244,28 +226,28 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     staff = sign_in(app, "dpo@iptor.com", "privacy")
     form = staff.get("/admin/requests/1").text
     assert "Forum name: camille_m" in form
-    staff.post("/admin/requests/1/action", data={"csrf_token": csrf(form), "action": "complete",
+    staff.post("/admin/requests/1/action", data={"csrf_token": csrf_token(form), "action": "complete",
                                                  "reason": "Forum profile deleted."})
     with app.app_context():
         assert db.session.scalars(select(PrivacyInquiry.status)).one() == "completed"
     [last] = [m for m in written_mails(tmp_path) if m["Subject"] == "Your privacy request has been completed"]
-    assert to(last) == ADDRESS and reference in body(last) and "Forum profile deleted." in body(last)
+    assert to(last) == ADDRESS and reference in mail_text(last) and "Forum profile deleted." in mail_text(last)
 
 
 def test_every_erasure_tells_the_team_of_copies_outside_the_site(app, client, tmp_path):
     _marketing_lead_exported_and_booked(app)
     file_request(client, lang="de", request_type="erasure")
     verification = [m for m in written_mails(tmp_path) if to(m) == ADDRESS][-1]
-    confirm(client, link_in(verification, "verify"))
+    press_the_button(client, mailed_link(verification, "verify"))
     mails = written_mails(tmp_path)
     [team] = [m for m in mails if to(m) == TEAM]
-    text = body(team)
+    text = mail_text(team)
     assert "marketing export of 2026-11-30 11:00 UTC by sales@iptor.com" in text
     assert "demo booking mail to the sales team, sent" in text and ADDRESS in text
     assert "this mail is the only record of who it was" in text
     [certificate] = [m for m in mails if m["Subject"] == "Ihre personenbezogenen Daten wurden gelöscht"]
     assert to(certificate) == ADDRESS
-    text = " ".join(body(certificate).split())
+    text = " ".join(mail_text(certificate).split())
     assert "Noch ausstehend:" in text and "30. November 2026" in text
     assert "Vertriebsteam" in text and "letzte Nachricht" in text
     with app.app_context():
@@ -276,12 +258,12 @@ def test_every_erasure_tells_the_team_of_copies_outside_the_site(app, client, tm
 
 def test_an_erasure_with_nothing_outside_the_site_says_so(app, client, tmp_path):
     file_request(client, request_type="erasure")
-    confirm(client, link_in(written_mails(tmp_path)[0], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[0], "verify"))
     [team] = [m for m in written_mails(tmp_path) if to(m) == TEAM]
-    assert "Copies outside this site that may hold the person's data:\n- none recorded" in body(team)
+    assert "Copies outside this site that may hold the person's data:\n- none recorded" in mail_text(team)
     [certificate] = [m for m in written_mails(tmp_path) if m["Subject"] == "Your personal data has been erased"]
-    assert "What is still pending" not in body(certificate)
-    assert "we have erased the personal data we held about you" in body(certificate)
+    assert "What is still pending" not in mail_text(certificate)
+    assert "we have erased the personal data we held about you" in mail_text(certificate)
 
 
 # --- 4. restriction and objection hold for the person --------------------------------------
@@ -289,7 +271,7 @@ def test_an_erasure_with_nothing_outside_the_site_says_so(app, client, tmp_path)
 @pytest.mark.parametrize("request_type", ["objection", "restriction"])
 def test_a_verified_objection_keeps_later_leads_out_of_the_marketing_export(app, client, tmp_path, request_type):
     file_request(client, request_type=request_type, details="No marketing use, please.")
-    confirm(client, link_in(written_mails(tmp_path)[0], "verify"))
+    press_the_button(client, mailed_link(written_mails(tmp_path)[0], "verify"))
     # Later, the same address (in other letters) books a demo and ticks marketing.
     book(app, email="Camille.Martin@Example.com", marketing="y")
     book(app, email="someone.else@example.com", marketing="y")
@@ -360,7 +342,7 @@ def test_a_request_received_on_31_january_is_due_at_the_end_of_february(app, cli
 def _verified_complaint(app, tmp_path):
     client = app.test_client()
     file_request(client, request_type="complaint", details="Please explain.")
-    confirm(client, link_in([m for m in written_mails(tmp_path) if to(m) == ADDRESS][-1], "verify"))
+    press_the_button(client, mailed_link([m for m in written_mails(tmp_path) if to(m) == ADDRESS][-1], "verify"))
 
 
 def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_path):
@@ -382,7 +364,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
         assert "Several systems" in entry.details
         reference = db.session.scalars(select(PrivacyInquiry.reference)).one()
     notice = written_mails(tmp_path)[-1]
-    assert to(notice) == ADDRESS and reference in body(notice)
+    assert to(notice) == ADDRESS and reference in mail_text(notice)
 
 
 def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clock):
@@ -398,7 +380,7 @@ def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clo
     assert "was due on 2026-12-30; a deadline that has passed cannot be extended" in refused.output
     staff = sign_in(app, "boss@iptor.com", "privacy")
     page = staff.get("/admin/requests/1").text
-    staff.post("/admin/requests/1/action", data={"csrf_token": csrf(page), "action": "extend", "months": "2",
+    staff.post("/admin/requests/1/action", data={"csrf_token": csrf_token(page), "action": "extend", "months": "2",
                                                  "reason": "Complex"})
     assert "a deadline that has passed cannot be extended" in staff.get("/admin/requests/1").text
     with app.app_context():
