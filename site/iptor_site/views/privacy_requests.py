@@ -137,8 +137,8 @@ def _renewal_address_key() -> str:
     """A renewal mails the request's address: it counts against that address's form limit
     (and so against the request's). Read in a session of its own, closed before the
     limiter writes its count, so no transaction of this request is open meanwhile."""
-    with Session(db.engine) as session:
-        row, _ = dsr.check_token(session, request.view_args["token"], "verify", slots.now())
+    with Session(db.engine) as reading:
+        row, _ = dsr.check_token(reading, request.view_args["token"], "verify", slots.now())
         return per_email.key_of(row.inquiry.lead.email) if row is not None else ""
 
 
