@@ -95,6 +95,11 @@ def _tune_sqlite(engine: Engine, lock_timeout_ms: int) -> None:
             g.setdefault(UNAVAILABLE, True)
 
 
+def current_engine() -> Engine:
+    """The engine of the current app (the one ``Database.init_app`` made)."""
+    return current_app.extensions["database"].kw["bind"]
+
+
 class Database:
     """Created unbound in ``extensions``; ``init_app`` gives each app its engine."""
 
@@ -113,7 +118,7 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        return current_app.extensions["database"].kw["bind"]
+        return current_engine()
 
     @property
     def session(self) -> Session:

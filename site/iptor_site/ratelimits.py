@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import derive_key
-from .db import WRITE_LOCK
+from .db import WRITE_LOCK, current_engine
 from .models import RateLimitCounter
 
 
@@ -82,7 +82,7 @@ class DatabaseStorage(Storage):
     request then does. A window that has closed starts again at the next hit; the rows
     of closed windows are deleted now and then (at most every ``PURGE_SECONDS``).
 
-    The database is the current Flask app's (``db.engine``), so several apps in one
+    The database is the current Flask app's (``db.current_engine()``), so several apps in one
     process (tests) each count in their own; ``engine`` fixes one instead.
     """
 
@@ -101,11 +101,7 @@ class DatabaseStorage(Storage):
 
     @property
     def engine(self) -> Engine:
-        if self._engine is not None:
-            return self._engine
-        from .extensions import db
-
-        return db.engine
+        return self._engine if self._engine is not None else current_engine()
 
     @staticmethod
     def _key(key: str) -> str:
