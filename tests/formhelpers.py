@@ -6,6 +6,9 @@ import html
 import re
 from email import message_from_bytes, policy
 
+from iptor_site import backoffice
+from iptor_site.extensions import db
+
 
 def hidden_fields(page: str) -> dict[str, str]:
     """The hidden inputs of the page's POST form (CSRF token, start token, time zone)."""
@@ -82,3 +85,19 @@ def press_the_button(client, path: str, **kwargs):
     page = client.get(path, **kwargs)
     assert page.status_code == 200
     return client.post(path, data={"csrf_token": csrf_token(page.text)}, **kwargs)
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def signed_in_staff(app, email: str, role: str, *, now):
+    """A test client signed in to the back-office as a new staff account with ``role``."""
+    with app.app_context():
+        backoffice.create_staff(db.session, email, STAFF_PASSWORD, role, now)
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/admin/login").text
+    response = client.post("/admin/login",
+                           data={"csrf_token": csrf_token(page), "email": email, "password": STAFF_PASSWORD})
+    assert response.status_code == 303
+    return client

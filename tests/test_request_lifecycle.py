@@ -9,7 +9,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from formhelpers import csrf_token, demo_data, inquiry_data, mail_text, mailed_link, press_the_button, written_mails
+from formhelpers import (
+    STAFF_PASSWORD,
+    csrf_token,
+    demo_data,
+    inquiry_data,
+    mail_text,
+    mailed_link,
+    press_the_button,
+    signed_in_staff,
+    written_mails,
+)
 from iptor_site import backoffice, create_app, dsr
 from iptor_site.config import ConfigError
 from iptor_site.extensions import db
@@ -25,7 +35,6 @@ from iptor_site.models import (
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "camille.martin@example.com"
-PASSWORD = "correct horse battery staple"
 TEAM = "privacy@iptor.com"
 REFERENCE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
 
@@ -50,16 +59,6 @@ def book(app, lang="en", **overrides):
     client = app.test_client()
     page = client.get(f"/{lang}/demo").text
     assert client.post(f"/{lang}/demo", data=demo_data(page, **overrides)).status_code == 303
-
-
-def sign_in(app, email, role):
-    with app.app_context():
-        backoffice.create_staff(db.session, email, PASSWORD, role, NOW)
-        db.session.commit()
-    client = app.test_client()
-    page = client.get("/admin/login").text
-    client.post("/admin/login", data={"csrf_token": csrf_token(page), "email": email, "password": PASSWORD})
-    return client
 
 
 # --- 1. a second request of the same type is kept, with its own details and stamp -----------
@@ -95,7 +94,7 @@ def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_sta
         assert db.session.scalars(select(PrivacyInquiry.status).order_by(PrivacyInquiry.id)).all() == [
             "awaiting_verification", "verified"]
     # The back-office shows the second request's details and the first beside it.
-    staff = sign_in(app, "dpo@iptor.com", "privacy")
+    staff = signed_in_staff(app, "dpo@iptor.com", "privacy", now=NOW)
     page = staff.get("/admin/requests/2").text
     assert "My first name is wrong as well." in page and "Camille M." in page
     assert "Other requests from the same address" in page and f"#1 {first_reference}" in page
@@ -179,7 +178,7 @@ def test_references_are_random_checked_unique_and_what_the_person_sees(app, clie
 def _marketing_lead_exported_and_booked(app):
     """A demo booking with marketing ticked (the sales team is mailed), then a marketing export."""
     book(app, email=ADDRESS, name="Camille Martin", marketing="y")
-    sales = sign_in(app, "sales@iptor.com", "sales")
+    sales = signed_in_staff(app, "sales@iptor.com", "sales", now=NOW)
     assert ADDRESS in sales.get("/admin/leads.csv").text
 
 
@@ -223,7 +222,7 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
         assert db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.recipient == TEAM)).all() == [
             "inquiry-team"]
     # Staff complete it; only then is it closed, and the person told.
-    staff = sign_in(app, "dpo@iptor.com", "privacy")
+    staff = signed_in_staff(app, "dpo@iptor.com", "privacy", now=NOW)
     form = staff.get("/admin/requests/1").text
     assert "Forum name: camille_m" in form
     staff.post("/admin/requests/1/action", data={"csrf_token": csrf_token(form), "action": "complete",
@@ -275,7 +274,7 @@ def test_a_verified_objection_keeps_later_leads_out_of_the_marketing_export(app,
     # Later, the same address (in other letters) books a demo and ticks marketing.
     book(app, email="Camille.Martin@Example.com", marketing="y")
     book(app, email="someone.else@example.com", marketing="y")
-    sales = sign_in(app, "sales@iptor.com", "sales")
+    sales = signed_in_staff(app, "sales@iptor.com", "sales", now=NOW)
     export = sales.get("/admin/leads.csv").text
     assert "someone.else@example.com" in export
     assert "camille.martin@example.com" not in export.lower()
@@ -351,7 +350,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
     unknown = runner.invoke(args=["privacy", "extend", "1", "--reason", "Complex", "--by", "nobody@iptor.com"])
     assert unknown.exit_code != 0 and "no active staff account" in unknown.output
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", PASSWORD, "privacy", NOW)
+        backoffice.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
         db.session.commit()
     result = runner.invoke(args=["privacy", "extend", "1", "--months", "1", "--reason", "Several systems",
                                  "--by", "DPO@iptor.com"])
@@ -370,7 +369,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
 def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clock):
     _verified_complaint(app, tmp_path)
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", PASSWORD, "privacy", NOW)
+        backoffice.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
         db.session.commit()
     runner = app.test_cli_runner()
     args = ["privacy", "extend", "1", "--reason", "Complex", "--by", "dpo@iptor.com"]
@@ -378,7 +377,7 @@ def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clo
     refused = runner.invoke(args=args)
     assert refused.exit_code != 0
     assert "was due on 2026-12-30; a deadline that has passed cannot be extended" in refused.output
-    staff = sign_in(app, "boss@iptor.com", "privacy")
+    staff = signed_in_staff(app, "boss@iptor.com", "privacy", now=NOW)
     page = staff.get("/admin/requests/1").text
     staff.post("/admin/requests/1/action", data={"csrf_token": csrf_token(page), "action": "extend", "months": "2",
                                                  "reason": "Complex"})

@@ -1,7 +1,6 @@
 """The database: migrations match the models, SQLite is tuned, PostgreSQL is used when asked."""
 
 import os
-import re
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
-from formhelpers import inquiry_data
+from formhelpers import inquiry_data, signed_in_staff
 from iptor_site import backoffice
 from iptor_site.extensions import db
 from iptor_site.models import AuditEntry, Base, Lead, PrivacyInquiry
@@ -50,7 +49,6 @@ def test_the_lock_timeout_is_a_setting(make_app):
 
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery staple"
 
 
 def test_healthz_does_not_wait_behind_a_writer(make_app, tmp_path):
@@ -70,24 +68,12 @@ def test_healthz_does_not_wait_behind_a_writer(make_app, tmp_path):
     assert (response.status_code, response.json) == (200, {"status": "ok", "database": "up"})
 
 
-def _sign_in(app, email, role):
-    with app.app_context():
-        backoffice.create_staff(db.session, email, PASSWORD, role, NOW)
-        db.session.commit()
-    client = app.test_client()
-    page = client.get("/admin/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    assert client.post("/admin/login", data={"csrf_token": token, "email": email,
-                                            "password": PASSWORD}).status_code == 303
-    return client
-
-
 def test_a_long_export_does_not_hold_up_submissions(make_app, monkeypatch):
     """While the marketing export is still reading, a public form is submitted and saved;
     then the export finishes (and is audited). Today the export held the write lock
     for its whole run, and the submission queued behind it."""
     app = make_app(CLOCK=lambda: NOW)
-    staff = _sign_in(app, "sales@iptor.com", "sales")
+    staff = signed_in_staff(app, "sales@iptor.com", "sales", now=NOW)
     reading, release = threading.Event(), threading.Event()
     order, answers = [], {}
     real = backoffice.marketing_leads
