@@ -23,7 +23,10 @@ compile: install
 migrate: install
 	$(BIN)/flask db upgrade
 
+# The development server with the outbox worker beside it (it sends the mail the site
+# queues); Ctrl-C stops both.
 run: compile migrate
+	$(BIN)/flask outbox work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 outbox: install

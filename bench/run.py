@@ -151,6 +151,9 @@ def main() -> int:
                                   f"127.0.0.1:{ports['site']}", "wsgi:app"], env, workdir / "site.log")
         site = f"http://127.0.0.1:{ports['site']}"
         wait_for(site + "/healthz")
+        # The outbox worker sends the submissions' mail while they come in, as in production.
+        servers["worker"] = Server([VENV_BIN / "flask", "--app", "iptor_site", "outbox", "work"], env,
+                                   workdir / "worker.log")
 
         # The same bytes for the floors: the pages as the site serves them.
         pages = workdir / "pages"
@@ -208,7 +211,7 @@ http {{
         slots_file = workdir / "slots.txt"
         slots_file.write_text(subprocess.run(  # noqa: S603
             [VENV_BIN / "python", "-c",
-             "from iptor_site import create_app, slots\napp = create_app()\n"
+             "from iptor_site import create_app\nfrom iptor_site.demo import slots\napp = create_app()\n"
              "with app.app_context(): print('\\n'.join(slots.slot_value(s) for s in slots.offered()))"],
             env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
         timeouts = {"demo": 0, "inquiry": 0}
@@ -272,7 +275,7 @@ http {{
 def count_leads(env: dict) -> dict:
     script = (
         "import json\nfrom sqlalchemy import select, func, distinct\n"
-        "from iptor_site import create_app\nfrom iptor_site.extensions import db\n"
+        "from iptor_site import create_app\nfrom iptor_site.core.extensions import db\n"
         "from iptor_site.models import Lead, DemoBooking\napp = create_app()\n"
         "with app.app_context():\n"
         "  q = lambda kind: db.session.execute(select(func.count(), func.count(distinct(Lead.email)))"

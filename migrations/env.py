@@ -2,8 +2,8 @@
 
 from alembic import context
 
+from iptor_site.core.models import UTCDateTime
 from iptor_site.models import Base
-from iptor_site.models.base import UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -15,22 +15,25 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from iptor_site import create_app, migrate
-from iptor_site.config import PROJECT_ROOT
-from iptor_site.db import normalize_url
-from iptor_site.extensions import db
+from iptor_site import create_app
+from iptor_site.core import migrations
+from iptor_site.core.database import normalize_url
+from iptor_site.core.extensions import db
+from iptor_site.core.settings import PROJECT_ROOT
+from iptor_site.mail import cli as mail_cli
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a WSGI server does once it is sent, and waits for
-    the mail the request queued to be sent, so both have happened when a test looks."""
+    """Closes each response as a WSGI server does once it is sent, then does what the
+    outbox worker would do next (send what is due), so both have happened when a test
+    looks. The request itself never sends mail (tests/test_mail.py)."""
 
     def open(self, *args, **kwargs):
         kwargs.setdefault("buffered", True)
         response = super().open(*args, **kwargs)
-        assert self.application.extensions["mail_sender"].wait_idle(), "the mail sender did not finish"
+        mail_cli.send_due(self.application)
         return response
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,7 +74,7 @@ def database_template(tmp_path_factory):
 def _migrate(url: str) -> None:
     app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url})
     with app.app_context():
-        migrate.upgrade()
+        migrations.upgrade()
         db.engine.dispose()
 
 
@@ -172,7 +175,8 @@ def browser():
 
 @pytest.fixture
 def server(app):
-    """The app served over HTTP on a loopback port for the browser."""
+    """The app served over HTTP on a loopback port for the browser. No outbox worker
+    runs beside it: a test sends the mail when it wants to read it (``send_outbox``)."""
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -6,8 +6,9 @@ import html
 import re
 from email import message_from_bytes, policy
 
-from iptor_site import backoffice
-from iptor_site.extensions import db
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
+from iptor_site.mail import outbox
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -60,9 +61,10 @@ def inquiry_data(page: str, **overrides) -> dict:
 
 
 def written_mails(tmp_path) -> list:
-    """Every mail written to the test's mail folder (no SMTP server), oldest first."""
-    return [message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    """Every mail written to the test's mail folder (no SMTP server), in the order queued
+    (a file is named ``<time>-<outbox id>.eml``; tests move the clock back and forth)."""
+    files = sorted((tmp_path / "mail").glob("*.eml"), key=lambda p: int(p.stem.rpartition("-")[2]))
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
 
 
 def mail_text(msg) -> str:
@@ -93,7 +95,7 @@ STAFF_PASSWORD = "correct horse battery staple"
 def signed_in_staff(app, email: str, role: str, *, now):
     """A test client signed in to the back-office as a new staff account with ``role``."""
     with app.app_context():
-        backoffice.create_staff(db.session, email, STAFF_PASSWORD, role, now)
+        accounts.create_staff(db.session, email, STAFF_PASSWORD, role, now)
         db.session.commit()
     client = app.test_client()
     page = client.get("/admin/login").text
@@ -101,3 +103,9 @@ def signed_in_staff(app, email: str, role: str, *, now):
                            data={"csrf_token": csrf_token(page), "email": email, "password": STAFF_PASSWORD})
     assert response.status_code == 303
     return client
+
+
+def send_outbox(app) -> dict:
+    """Send what is due in the outbox, as the worker (``flask outbox work``) does."""
+    with app.app_context():
+        return outbox.deliver(db.session, stop_on_failure=True)

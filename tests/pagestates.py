@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from formhelpers import demo_data, inquiry_data
-from iptor_site.i18n import LOCALES
+from iptor_site.core.locales import LOCALES
 
 STATIC_PAGES = ["/", "/pricing", "/pricing?users=25", "/pricing?users=abc", "/privacy", "/demo",
                 "/privacy/inquiry", "/privacy/inquiry?type=sb27", "/cookies", "/no-such-page"]
@@ -46,7 +46,7 @@ def all_states(client) -> dict[str, str]:
 def link_states(client, lang: str) -> dict[str, str]:
     """name → HTML for the pages behind mailed links in ``lang``: each page, the page again
     after a POST without its token, and a used link."""
-    from iptor_site import dsr
+    from iptor_site.privacy_requests import lifecycle
 
     app = client.application
     address = f"links.{lang}@example.com"
@@ -71,7 +71,7 @@ def link_states(client, lang: str) -> dict[str, str]:
     states[f"{lang}/download link"] = client.get(download).text
     states[f"{lang}/download link (no token)"] = client.post(download, data={}).text
     with app.app_context():
-        unsubscribe = urlsplit(dsr.unsubscribe_url(address, lang)).path
+        unsubscribe = urlsplit(lifecycle.unsubscribe_url(address, lang)).path
     states[f"{lang}/unsubscribe link"] = client.get(unsubscribe).text
     states[f"{lang}/unsubscribe link (no token)"] = client.post(unsubscribe, data={}).text
     states[f"{lang}/unsubscribe link (done)"] = client.post(

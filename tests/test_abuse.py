@@ -23,10 +23,13 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from formhelpers import demo_data, inquiry_data
-from iptor_site import leads, ratelimits
-from iptor_site.db import normalize_url
-from iptor_site.extensions import db
+from iptor_site.core import ratelimits
+from iptor_site.core.database import normalize_url
+from iptor_site.core.extensions import db
+from iptor_site.demo.forms import DemoForm
 from iptor_site.models import Lead, OutboxMessage, RateLimitCounter, SpamSubmission
+from iptor_site.privacy_requests import intake
+from iptor_site.privacy_requests.forms import InquiryForm
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -198,7 +201,7 @@ class TestDatabaseStorage:
         assert storage.get("email:burst") == threads * per_thread
 
     def test_is_the_default_and_stores_no_address(self, make_app):
-        from iptor_site.extensions import limiter
+        from iptor_site.core.extensions import limiter
 
         app = make_app(CLOCK=lambda: NOW)
         assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
@@ -245,7 +248,7 @@ def redis_db():
 def test_limits_can_be_counted_in_redis(make_app, redis_db):
     from limits.storage import RedisStorage
 
-    from iptor_site.extensions import limiter
+    from iptor_site.core.extensions import limiter
 
     statuses = []
     for _ in range(3):  # a new app each time: the counts live in Redis, not in the process
@@ -336,7 +339,7 @@ def test_database_outage_keeps_the_input_and_says_so(app, client, monkeypatch, c
     def broken(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(leads, "file_inquiry", broken)
+    monkeypatch.setattr(intake, "file_inquiry", broken)
     page = client.get("/nl/privacy/inquiry").text
     response = client.post("/nl/privacy/inquiry", data=inquiry_data(page, details="Mijn vraag"))
     assert response.status_code == 503
@@ -356,12 +359,11 @@ def test_database_down_for_real(make_app, tmp_path):
     assert 'value="Camille Martin"' in response.text
 
 
-@pytest.mark.parametrize("form_class", ["DemoForm", "InquiryForm"])
+@pytest.mark.parametrize("form_class", [DemoForm, InquiryForm])
 def test_every_visible_field_has_a_place_in_the_error_summary(app, form_class):
-    from iptor_site import webforms
 
     with app.test_request_context("/en/demo"):
-        form = getattr(webforms, form_class)()
+        form = form_class()
         visible = set(form._fields) - {"csrf_token", "started", "website", "time_zone"}
         assert set(form.display_order) == visible
 
@@ -610,7 +612,7 @@ def test_a_programming_error_is_not_taken_for_an_unavailable_database(app):
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from iptor_site.db import is_unavailable
+    from iptor_site.core.database import is_unavailable
 
     with app.app_context():
         with pytest.raises(DBAPIError) as missing:

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from iptor_site.config import PROJECT_ROOT
+from iptor_site.core.settings import PROJECT_ROOT
 from pagestates import TRACKING, all_states, link_states
 
 pytestmark = pytest.mark.browser

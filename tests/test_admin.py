@@ -12,8 +12,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from formhelpers import demo_data, inquiry_data, slot_values, written_mails
-from iptor_site import backoffice, dsr
-from iptor_site.extensions import db
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
+from iptor_site.leads import people
 from iptor_site.models import AuditEntry, DemoBooking, Lead, PrivacyInquiry, StaffUser, Suppression
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
@@ -27,7 +28,7 @@ def app(make_app, clock):
 
 def make_staff(app, email, role):
     with app.app_context():
-        backoffice.create_staff(db.session, email, PASSWORD, role, NOW)
+        accounts.create_staff(db.session, email, PASSWORD, role, NOW)
         db.session.commit()
 
 
@@ -157,8 +158,8 @@ def test_a_burst_of_wrong_passwords_checks_five_and_locks(app, monkeypatch):
     make_staff(app, "sales@iptor.com", "sales")
     with app.app_context():
         real_hash = db.session.scalar(select(StaffUser.password_hash))
-    hasher = CountingHasher(backoffice._hasher)
-    monkeypatch.setattr(backoffice, "_hasher", hasher)
+    hasher = CountingHasher(accounts._hasher)
+    monkeypatch.setattr(accounts, "_hasher", hasher)
     clients, tokens = [], []
     for n in range(12):
         client = app.test_client()
@@ -413,7 +414,7 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     book(app, "en", name="Plain Person", company="+SUM(1)", email="plain@example.com", marketing="y")
     book(app, "en", name="|Pipe Person", company="\uff1dSUM(1)", email="pipe@example.com", marketing="y")
     with app.app_context():
-        db.session.add(Suppression(email_hash=dsr.email_hash("suppressed@example.com"), created_at=NOW, source="unsubscribe"))
+        db.session.add(Suppression(email_hash=people.email_hash("suppressed@example.com"), created_at=NOW, source="unsubscribe"))
         for lead in db.session.scalars(select(Lead)):
             lead.restricted = lead.email == "restricted@example.com"
             lead.objected = lead.email == "objecting@example.com"
@@ -427,8 +428,8 @@ def test_marketing_export_excludes_and_neutralises(app, sales, tmp_path):
     assert (rows[2]["name"], rows[2]["company"]) == ("'|Pipe Person", "'\uff1dSUM(1)")
     assert rows[0]["unsubscribe_url"].startswith("http://127.0.0.1:5000/en/unsubscribe/")
     for value in ("=1", "+1", "-1", "@x", "\tx", "\rx", ";=1", "|cmd", "\uff1d1", "\uff0b1", "\uff0d1", "\uff20x"):
-        assert backoffice.neutralise(value) == "'" + value
-    assert [backoffice.neutralise(v) for v in ("Anna", "1-2", "a;b", "", None, 25)] == ["Anna", "1-2", "a;b", "", "", "25"]
+        assert accounts.neutralise(value) == "'" + value
+    assert [accounts.neutralise(v) for v in ("Anna", "1-2", "a;b", "", None, 25)] == ["Anna", "1-2", "a;b", "", "", "25"]
     cli = app.test_cli_runner().invoke(args=["leads", "export", "--site-url", "https://www.iptor.test"])
     assert cli.exit_code == 0, cli.output
     exported = list(csv.DictReader(io.StringIO(cli.output)))
@@ -460,12 +461,12 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def test_whatever_visitors_typed_is_shown_inert(app, sales, privacy):
     with app.app_context():
         lead = Lead(kind="demo", created_at=NOW, locale="en", name=HOSTILE, email="h@example.com",
-                    email_hash=dsr.email_hash("h@example.com"), marketing_opt_in=True)
+                    email_hash=people.email_hash("h@example.com"), marketing_opt_in=True)
         db.session.add(DemoBooking(lead=lead, slot_start=NOW + timedelta(days=2), seat=1, duration_minutes=45,
                                    time_zone=HOSTILE[:64], company=HOSTILE, country="DE", phone=HOSTILE[:40],
                                    users=5, message=HOSTILE))
         other = Lead(kind="inquiry", created_at=NOW, locale="en", name=HOSTILE, email="i@example.com",
-                     email_hash=dsr.email_hash("i@example.com"))
+                     email_hash=people.email_hash("i@example.com"))
         db.session.add(PrivacyInquiry(lead=other, request_type="complaint", details=HOSTILE, received_at=NOW,
                                       due_on=NOW.date(), status="verified"))
         db.session.commit()

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from formhelpers import send_outbox
+
 pytestmark = pytest.mark.browser
 
 
@@ -27,7 +29,7 @@ def wait_for_mails(tmp_path, predicate, app):
     """The mail the browser's last request queued, once the app's sender has sent it."""
     from email import message_from_bytes, policy
 
-    assert app.extensions["mail_sender"].wait_idle()
+    send_outbox(app)
     mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
              for p in sorted((tmp_path / "mail").glob("*.eml"))]
     assert predicate(mails), [m["Subject"] for m in mails]
@@ -230,7 +232,7 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
 
     from sqlalchemy import func, select
 
-    from iptor_site.extensions import db
+    from iptor_site.core.extensions import db
     from iptor_site.models import ErasureRecord, Lead, PrivacyInquiry
 
     context = browser.new_context(base_url=server, locale="nl-NL")
@@ -271,12 +273,12 @@ def test_privacy_officer_extends_and_completes_a_request(browser, server, app, t
     from email import message_from_bytes, policy
 
     from formhelpers import inquiry_data
-    from iptor_site import backoffice
-    from iptor_site.extensions import db
-    from iptor_site.slots import now
+    from iptor_site.backoffice import accounts
+    from iptor_site.core.clock import now
+    from iptor_site.core.extensions import db
 
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", now())
+        accounts.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", now())
         db.session.commit()
     # A verified request, filed and confirmed as the person would.
     client = app.test_client()

@@ -3,7 +3,8 @@
 import pytest
 
 from iptor_site import create_app
-from iptor_site.config import ConfigError
+from iptor_site.core import settings
+from iptor_site.core.settings import ConfigError
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
@@ -29,7 +30,7 @@ def test_production_uses_secure_cookies(monkeypatch):
 
 
 def test_development_key_is_random_and_kept(monkeypatch, tmp_path):
-    from iptor_site.config import load_settings
+    from iptor_site.core.settings import load_settings
 
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("IPTOR_ENV", raising=False)
@@ -88,8 +89,8 @@ def test_production_starts_with_its_address_and_hosts(monkeypatch):
 
 
 def test_development_builds_mailed_links_on_a_fixed_base_without_site_url(monkeypatch):
-    from iptor_site.config import DEVELOPMENT_SITE_URL
-    from iptor_site.rendering import public_url
+    from iptor_site.core.rendering import public_url
+    from iptor_site.core.settings import DEVELOPMENT_SITE_URL
 
     monkeypatch.delenv("IPTOR_ENV", raising=False)
     monkeypatch.delenv("SITE_URL", raising=False)
@@ -103,15 +104,14 @@ def test_development_builds_mailed_links_on_a_fixed_base_without_site_url(monkey
 # --- every setting is checked at start-up, naming the variable and the bad value ---------------
 
 def config_env_names() -> set[str]:
-    """The environment variables config.py reads: the names passed to os.environ.get and the readers."""
+    """The environment variables settings.py reads: the names passed to os.environ.get and the readers."""
     import ast
     import inspect
 
-    from iptor_site import config
 
     readers = {"_int", "_decimal", "_bool", "_at_least", "_choice", "_matching"}
     names = set()
-    for node in ast.walk(ast.parse(inspect.getsource(config))):
+    for node in ast.walk(ast.parse(inspect.getsource(settings))):
         if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
             continue
         func = node.func
@@ -231,7 +231,7 @@ def test_every_bad_setting_table_row_names_a_setting_config_reads():
 def test_the_readme_lists_every_setting():
     import re
 
-    from iptor_site.config import PROJECT_ROOT
+    from iptor_site.core.settings import PROJECT_ROOT
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]

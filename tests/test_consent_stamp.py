@@ -10,11 +10,12 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from formhelpers import demo_data, inquiry_data, slot_values
-from iptor_site import dsr, migrate, retention
-from iptor_site.consent import CONTENT
-from iptor_site.extensions import db
+from iptor_site.consent.models import GENESIS, link_hash, stamp_digest
+from iptor_site.consent.stamps import CONTENT
+from iptor_site.core import migrations
+from iptor_site.core.extensions import db
 from iptor_site.models import AuditEntry, ConsentStamp, ConsentStampItem, ConsentText, Lead
-from iptor_site.models.consent import GENESIS, link_hash, stamp_digest
+from iptor_site.privacy_requests import erasure, retention
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 UA = "Mozilla/5.0 (X11; Linux x86_64) IptorTest/1.0"
@@ -223,7 +224,7 @@ def test_erasure_leaves_a_tombstone_that_keeps_the_chain_verifiable(app):
         lead = db.session.scalars(select(Lead).where(Lead.email == "person1@example.com")).one()
         erased_id = lead.consent.id
         assert len(lead.consent.items) == 1  # loaded: the ORM must still leave the stamp to the database
-        counts = dsr.erase(db.session, "person1@example.com", request_type="erasure", received_at=NOW, now=NOW)
+        counts = erasure.erase(db.session, "person1@example.com", request_type="erasure", received_at=NOW, now=NOW)
         db.session.commit()
         assert counts["consent_records"] == 1
         row = db.session.execute(text("SELECT * FROM consent_stamps WHERE id = :id"), {"id": erased_id}).mappings().one()
@@ -370,7 +371,7 @@ def test_truncate_is_refused_on_postgresql(app):
 def test_the_migration_chains_existing_stamps_in_id_order(make_app, empty_database_url):
     app = make_app(DATABASE_URL=empty_database_url, CLOCK=lambda: NOW)
     with app.app_context():
-        migrate.upgrade("0005")
+        migrations.upgrade("0005")
         with db.engine.begin() as conn:  # no explicit ids: PostgreSQL's sequences must count them
             text_id = conn.execute(text(
                 "INSERT INTO consent_texts (sha256, key, locale, text, first_seen_at) "
@@ -389,7 +390,7 @@ def test_the_migration_chains_existing_stamps_in_id_order(make_app, empty_databa
                     {"lead": lead_id, "at": at}).scalar_one()
                 conn.execute(text("INSERT INTO consent_stamp_items (stamp_id, consent_text_id, position, ticked) "
                                   "VALUES (:stamp, :text, 0, true)"), {"stamp": stamp_id, "text": text_id})
-        migrate.upgrade("head")
+        migrations.upgrade("head")
         assert db.session.scalar(select(func.count()).select_from(ConsentStampItem)) == 3
     links = chain(app)
     assert [link.id for link in links] == [1, 2, 3]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import CookieConsentEvent
 
 pytestmark = pytest.mark.browser

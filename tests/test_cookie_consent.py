@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from formhelpers import inquiry_data
-from iptor_site.cookieconsent import COOKIE
-from iptor_site.extensions import db
+from iptor_site.consent.cookie_consent import COOKIE
+from iptor_site.core.extensions import db
 from iptor_site.models import ConsentStamp, CookieConsentEvent
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -212,7 +212,7 @@ def test_form_submissions_are_linked_to_the_browsers_consent_id(app, client):
 
 @pytest.mark.parametrize("lang", ["en", "nl", "fr", "de"])
 def test_cookie_list_comes_from_the_banners_configuration(client, lang):
-    from iptor_site.cookieconsent import categories
+    from iptor_site.consent.cookie_consent import categories
 
     page = client.get(f"/{lang}/cookies").text
     listed = re.findall(r"<th scope=\"row\"><code>([^<]+)</code></th>", page)

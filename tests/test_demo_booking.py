@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from formhelpers import demo_data, slot_values
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import DemoBooking, Lead, OutboxMessage
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # Monday 12:00 in Stockholm

@@ -14,9 +14,11 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DatabaseError
 
 from formhelpers import demo_data, inquiry_data, mailed_link, press_the_button, written_mails
-from iptor_site import dsr, retention
-from iptor_site.extensions import db
+from iptor_site.core import scrubbing
+from iptor_site.core.extensions import db
+from iptor_site.leads import people
 from iptor_site.models import AuditEntry, CookieConsentEvent, Lead, OutboxMessage, SpamSubmission
+from iptor_site.privacy_requests import data_export, retention
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "vic.case@example.com"
@@ -103,7 +105,7 @@ def test_export_holds_every_row_erasure_would_delete(app, tmp_path, clock):
     catch_spam(app, email=SHOUTED, details="Caught with the address in capitals.")
     archive = download(app, tmp_path, "en")
     data = json.loads(archive.read("my-data.json"))
-    assert data["format"] == dsr.EXPORT_FORMAT and data["email"] == ADDRESS
+    assert data["format"] == data_export.EXPORT_FORMAT and data["email"] == ADDRESS
     demo, request = data["leads"]
     assert demo["demo_booking"]["message"] == "Please show the warehouse module."
     # The history of the links: the verification link, and the download link being used now.
@@ -185,7 +187,7 @@ def test_erasure_matches_the_address_in_any_case_and_removes_its_mail_files(app,
     assert sorted(m["To"].addresses[0].addr_spec for m in named) == ["privacy@iptor.com", ADDRESS]
     assert any("other.person@example.com" in str(m["To"]) for m in written_mails(tmp_path))
     with app.app_context():
-        dsr.scrubber().wait_idle()
+        scrubbing.scrubber().wait_idle()
     assert_unreadable(app, b"vic.case", b"Vic.Case")
 
 
@@ -195,7 +197,7 @@ def test_erasure_leaves_nothing_readable_in_the_table_files(app, tmp_path):
     book_demo(app, email="other.person@example.com", name="Other Person")
     press_the_button(client, mailed_link(mails_to(tmp_path, ADDRESS)[-1], "verify"))
     with app.app_context():
-        assert dsr.scrubber().wait_idle()
+        assert scrubbing.scrubber().wait_idle()
     assert_unreadable(app, b"vic.case@example.com", b"Geheimnisvolle Nachricht 4711")
     assert any(b"other.person@example.com" in raw for _, raw in database_bytes(app))
 
@@ -329,7 +331,7 @@ def test_purge_deletes_leads_exactly_past_their_periods(app):
 
     def lead(name, created):
         return Lead(kind="demo", created_at=created, locale="en", name=name, email=f"{name}@example.com",
-                    email_hash=dsr.email_hash(f"{name}@example.com"))
+                    email_hash=people.email_hash(f"{name}@example.com"))
 
     with app.app_context():
         for name, age in (("demo-old", demo + minute), ("demo-young", demo - minute)):
@@ -361,7 +363,7 @@ def test_purge_deletes_leads_exactly_past_their_periods(app):
 @pytest.mark.parametrize(("lang", "expected"), [("fr", "1er décembre 2026"), ("de", "1. Dezember 2026"),
                                                 ("nl", "1 december 2026"), ("en", "December 1, 2026")])
 def test_the_export_writes_the_first_of_the_month_as_each_language_does(app, lang, expected):
-    from iptor_site.exportpage import Formatter
+    from iptor_site.privacy_requests.export_page import Formatter
 
     first = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
     with app.test_request_context(f"/{lang}/"):

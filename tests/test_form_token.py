@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from formhelpers import hidden_fields, inquiry_data
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import Lead, SpamSubmission
 
 EXPIRED = "This form was open for a long time."

@@ -11,8 +11,8 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 
-from iptor_site.config import PROJECT_ROOT
-from iptor_site.i18n import DEFAULT_LOCALE, LOCALES
+from iptor_site.core.locales import DEFAULT_LOCALE, LOCALES
+from iptor_site.core.settings import PROJECT_ROOT
 
 GLOSSARY = PROJECT_ROOT / "translations" / "GLOSSARY.csv"
 COLUMNS = ["concept", *LOCALES, *(f"forbidden_{loc}" for loc in LOCALES), "note"]

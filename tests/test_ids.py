@@ -10,8 +10,9 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from formhelpers import demo_data, inquiry_data, written_mails
-from iptor_site import backoffice, migrate
-from iptor_site.extensions import db
+from iptor_site.backoffice import accounts
+from iptor_site.core import migrations
+from iptor_site.core.extensions import db
 from iptor_site.models import AuditEntry, DemoBooking, Lead, OutboxMessage, PrivacyInquiry, StaffUser
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
@@ -98,7 +99,7 @@ def test_the_ids_of_erased_rows_are_never_handed_out_again(app, tmp_path):
 def test_a_deleted_staff_accounts_id_is_not_given_to_the_next_account(app):
     def create(email):
         with app.app_context():
-            user = backoffice.create_staff(db.session, email, PASSWORD, "privacy", NOW)
+            user = accounts.create_staff(db.session, email, PASSWORD, "privacy", NOW)
             db.session.commit()
             return user.id
 
@@ -113,7 +114,7 @@ def test_viewing_a_request_is_audited_with_its_reference(app, tmp_path):
     client = file_request(app, request_type="access")
     verify_last_request(app, client, tmp_path, ADDRESS)
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", PASSWORD, "privacy", NOW)
+        accounts.create_staff(db.session, "dpo@iptor.com", PASSWORD, "privacy", NOW)
         db.session.commit()
         inquiry = db.session.scalars(select(PrivacyInquiry)).one()
     staff = app.test_client()
@@ -167,14 +168,14 @@ def execute(app, statement, params=None):
 def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app, empty_database_url, tmp_path):
     app = make_app(DATABASE_URL=empty_database_url, CLOCK=lambda: NOW)
     with app.app_context():
-        migrate.upgrade("0010")  # the revision before 0011
+        migrations.upgrade("0010")  # the revision before 0011
     # Rows in every table the migration rebuilds, and in those that refer to them.
     book(app, email="someone.else@example.com", name="Someone Else")
     book(app, email="booked.last@example.com", name="Booked Last")
     client = file_request(app, request_type="rectification", details="Typo")
     verify_last_request(app, client, tmp_path, ADDRESS)
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", PASSWORD, "admin", NOW)
+        accounts.create_staff(db.session, "dpo@iptor.com", PASSWORD, "admin", NOW)
         db.session.commit()
     staff = app.test_client()
     page = staff.get("/admin/login").text
@@ -196,7 +197,7 @@ def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app,
     assert before["request_status_changes"] == before["request_tokens"] == []  # went with the request
 
     with app.app_context():
-        migrate.upgrade()
+        migrations.upgrade()
         assert snapshot() == before
         assert sqlite_schema() == schema
         with db.engine.connect() as conn:
@@ -223,7 +224,7 @@ def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app,
 
     with app.app_context():
         kept = snapshot()
-        migrate.downgrade("0010")
+        migrations.downgrade("0010")
         assert snapshot() == kept
         assert sqlite_schema() == schema
         with db.engine.connect() as conn:
@@ -231,7 +232,7 @@ def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app,
     book(app, email="downgraded@example.com", name="Downgraded")  # the serial columns count on
     assert scalar(app, select(func.max(DemoBooking.id))) > booking
     with app.app_context():
-        migrate.upgrade()
+        migrations.upgrade()
     assert scalar(app, select(func.count()).select_from(StaffUser)) == 1
 
 
@@ -241,7 +242,7 @@ def test_a_table_rebuilt_by_a_migration_keeps_the_rows_that_refer_to_it(make_app
     ON DELETE CASCADE. ``migrate`` runs migrations with them off, and checks them after."""
     app = make_app(DATABASE_URL=empty_database_url)
     with app.app_context():
-        migrate.upgrade("0008")
+        migrations.upgrade("0008")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO leads (kind, created_at, locale, name, email, email_hash, marketing_opt_in, restricted,"
@@ -258,7 +259,7 @@ def test_a_table_rebuilt_by_a_migration_keeps_the_rows_that_refer_to_it(make_app
             conn.execute(text("INSERT INTO request_tokens (inquiry_id, purpose, token_hash, created_at, expires_at) "
                               "VALUES (:i, 'verify', :h, :at, :at)"), {"i": inquiry, "h": "0" * 64,
                                                                        "at": NOW.replace(tzinfo=None)})
-        migrate.upgrade()
+        migrations.upgrade()
         with db.engine.connect() as conn:
             counts = [conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608 - our tables
                       for table in ("privacy_inquiries", "request_status_changes", "request_tokens")]

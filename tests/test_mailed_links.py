@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from formhelpers import demo_data, inquiry_data, written_mails
-from iptor_site import dsr, leads, slots
-from iptor_site.extensions import db
+from formhelpers import demo_data, inquiry_data, send_outbox, written_mails
+from iptor_site.core import clock
+from iptor_site.core.extensions import db
+from iptor_site.core.requestlog import JsonFormatter
 from iptor_site.models import (
     ErasureRecord,
     Lead,
@@ -29,7 +30,7 @@ from iptor_site.models import (
     RequestToken,
     Suppression,
 )
-from iptor_site.requestlog import JsonFormatter
+from iptor_site.privacy_requests import intake, lifecycle
 
 ADDRESS = "camille.martin@example.com"
 DEV_BASE = "http://127.0.0.1:5000"
@@ -138,7 +139,7 @@ def marketing_lead(app, client) -> str:
     page = client.get("/en/demo").text
     assert client.post("/en/demo", data=demo_data(page, email=ADDRESS, marketing="y")).status_code == 303
     with app.app_context():
-        return urlsplit(dsr.unsubscribe_url(ADDRESS, "en")).path
+        return urlsplit(lifecycle.unsubscribe_url(ADDRESS, "en")).path
 
 
 def marketing_state(app) -> tuple:
@@ -221,8 +222,9 @@ def test_two_verification_links_of_one_request_verify_it_once(app, server, tmp_p
     client = app.test_client()
     file_request(client, "access")
     with app.test_request_context("/en/"):
-        leads.resend_verification(db.session, db.session.scalars(select(PrivacyInquiry)).one(), slots.now())
-    assert app.extensions["mail_sender"].wait_idle()
+        intake.resend_verification(db.session, db.session.scalars(select(PrivacyInquiry)).one(), clock.now())
+        db.session.commit()
+    send_outbox(app)
     first, second = (link_path(m, "verify") for m in written_mails(tmp_path))
     assert first != second
     results = burst(server, first, second)
@@ -302,7 +304,7 @@ def test_mailed_links_never_carry_the_requests_host(make_app, tmp_path, site_url
         if request_type != "erasure":
             mails += written_mails(tmp_path)[len(mails):]
     with app.test_request_context("/en/", base_url="http://evil.example"):
-        unsubscribe = dsr.unsubscribe_url(ADDRESS, "nl")
+        unsubscribe = lifecycle.unsubscribe_url(ADDRESS, "nl")
     urls = every_url_in(mails) + [unsubscribe]
     assert sum("/privacy/requests/verify/" in u for u in urls) == 3
     assert sum("/privacy/requests/download/" in u for u in urls) == 1
@@ -320,7 +322,7 @@ def test_the_export_command_links_on_site_url(make_app):
     [link] = re.findall(r"https?://[^\"]+", result.output)
     assert link.startswith("https://www.iptor.test/en/unsubscribe/")
     with app.app_context():
-        assert link == dsr.unsubscribe_url(ADDRESS, "en")
+        assert link == lifecycle.unsubscribe_url(ADDRESS, "en")
     other = runner.invoke(args=["leads", "export", "--site-url", "https://crm.iptor.test/"])
     assert "https://crm.iptor.test/en/unsubscribe/" in other.output
     refused = runner.invoke(args=["leads", "export", "--site-url", "evil.example"])
@@ -332,7 +334,7 @@ def test_the_export_command_links_on_site_url(make_app):
 def test_the_request_log_holds_routes_and_statuses_never_a_token(clocked_app, clock, tmp_path, caplog, monkeypatch):
     app, client = clocked_app, clocked_app.test_client()
     minted = []
-    new_token, unsubscribe_token = dsr.new_token, dsr.unsubscribe_token
+    new_token, unsubscribe_token = lifecycle.new_token, lifecycle.unsubscribe_token
 
     def minting(make):
         def wrapper(*args):
@@ -340,8 +342,8 @@ def test_the_request_log_holds_routes_and_statuses_never_a_token(clocked_app, cl
             return minted[-1]
         return wrapper
 
-    monkeypatch.setattr(dsr, "new_token", minting(new_token))
-    monkeypatch.setattr(dsr, "unsubscribe_token", minting(unsubscribe_token))
+    monkeypatch.setattr(lifecycle, "new_token", minting(new_token))
+    monkeypatch.setattr(lifecycle, "unsubscribe_token", minting(unsubscribe_token))
     caplog.set_level(logging.DEBUG)
 
     # Access: the verification and the download link, opened every way, then reused.

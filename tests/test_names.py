@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from formhelpers import demo_data
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import Lead
 
 SERIAL = itertools.count()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iptor_site.i18n import LANG_COOKIE
+from iptor_site.core.locales import LANG_COOKIE
 
 CASES = [
     # (url, Accept-Language, saved cookie, expected Location)

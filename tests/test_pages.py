@@ -5,7 +5,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from iptor_site.i18n import LOCALES
+from iptor_site.core.locales import LOCALES
 
 PAGES = ["/", "/pricing", "/privacy"]
 ALL = [(lang, page) for lang in LOCALES for page in PAGES]

@@ -8,10 +8,10 @@ import re
 import brotli
 import pytest
 
-from iptor_site.cookieconsent import COOKIE
-from iptor_site.i18n import LOCALES
-from iptor_site.performance import SHARED, Assets, FastPages
-from iptor_site.requestlog import JsonFormatter
+from iptor_site.consent.cookie_consent import COOKIE
+from iptor_site.core.assets import Assets
+from iptor_site.core.locales import LOCALES
+from iptor_site.core.requestlog import JsonFormatter
 
 PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies"]
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
@@ -79,11 +79,11 @@ def test_text_is_compressed_as_negotiated(client, accept, encoding):
 
 
 def test_public_pages_are_cached_and_shareable_forms_are_not(client, app, monkeypatch):
-    from iptor_site.views import pages
+    from iptor_site.pages import views
 
     calls = []
-    original = pages.render_template
-    monkeypatch.setattr(pages, "render_template", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
+    original = views.render_template
+    monkeypatch.setattr(views, "render_template", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
     first = client.get("/de/pricing")
     second = app.test_client().get("/de/pricing")
     assert first.data == second.data and calls == ["pages/pricing.html"]
@@ -115,6 +115,25 @@ def test_the_cache_never_mixes_visitors(make_app):
     assert decided.get_cookie(COOKIE)
 
 
+def test_visitors_who_made_the_same_choice_share_one_cached_page(make_app, monkeypatch):
+    """The cache keys on the categories agreed to, never on the consent cookie's anonymous
+    ID: two visitors who both accepted get the page rendered once; one who rejected, another."""
+    from iptor_site.pages import views
+
+    app = make_app(**TRACKING)
+    calls = []
+    original = views.render_template
+    monkeypatch.setattr(views, "render_template", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
+    visitors = [app.test_client() for _ in range(3)]
+    for visitor, action in zip(visitors, ("accept", "accept", "reject"), strict=True):
+        visitor.post("/en/cookies/consent", data={"action": action}, headers={"Origin": "http://localhost"})
+    ids = {visitor.get_cookie(COOKIE).value.split(".")[1] for visitor in visitors}
+    assert len(ids) == 3  # three anonymous consent IDs
+    pages = [visitor.get("/en/pricing").data for visitor in visitors]
+    assert pages[0] == pages[1] != pages[2]
+    assert calls == ["pages/pricing.html", "pages/pricing.html"]
+
+
 def test_personal_pages_are_never_stored(client):
     from formhelpers import inquiry_data
 
@@ -139,84 +158,7 @@ def test_every_public_page_weighs_at_most_40_kb_compressed(make_app, lang):
         assert total <= 40 * 1024, (lang, path, total)
 
 
-class CountingApp:
-    """A stand-in for the Flask app behind ``FastPages``: counts calls, answers as told."""
-
-    def __init__(self, status="200 OK", headers=(), shared=True):
-        self.calls, self.status, self.headers, self.shared = 0, status, list(headers), shared
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        if self.shared:
-            environ[SHARED] = "pages.pricing"
-        start_response(self.status, [("Content-Type", "text/html"), *self.headers])
-        return [b"page"]
-
-
-def fetch(middleware, method="GET", path="/en/pricing", query="", **headers):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "wsgi.url_scheme": "http",
-               "HTTP_HOST": "localhost", "REMOTE_ADDR": "192.0.2.7",
-               **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}}
-    answer = {}
-    body = b"".join(middleware(environ, lambda status, headers, exc_info=None: answer.update(
-        status=status, headers=dict(headers))))
-    return answer["status"], answer["headers"], body
-
-
-def test_fast_path_replays_a_shared_page_without_asking_the_app():
-    inner = CountingApp(headers=[("X-Request-ID", "first-request-id")])
-    fast = FastPages(inner, 8, "truncated")
-    first = fetch(fast)
-    second = fetch(fast, x_request_id="caller-supplied-01")
-    third = fetch(fast)
-    assert inner.calls == 1
-    assert first[2] == second[2] == third[2] == b"page"
-    assert second[1]["X-Request-ID"] == "caller-supplied-01"
-    assert len({first[1]["X-Request-ID"], third[1]["X-Request-ID"], "first-request-id"}) == 2
-    assert {k: v for k, v in second[1].items() if k != "X-Request-ID"} == \
-        {k: v for k, v in first[1].items() if k != "X-Request-ID"}
-
-
-@pytest.mark.parametrize("variant", [
-    {"cookie": "session=abc"},  # a visitor with a session may see their own data
-    {"cookie": "iptor_consent=x; other=y"},
-    {"method": "POST"},
-    {"method": "HEAD"},
-    {"query": "users=3"},
-    {"range": "bytes=0-10"},
-])
-def test_fast_path_never_keeps_what_may_be_personal(variant):
-    inner = CountingApp()
-    fast = FastPages(inner, 8, "truncated")
-    for _ in range(3):
-        fetch(fast, **variant)
-    assert inner.calls == 3
-
-
-@pytest.mark.parametrize("inner", [
-    CountingApp(headers=[("Set-Cookie", "lang=de; Path=/")]),
-    CountingApp(shared=False),
-    CountingApp(status="500 INTERNAL SERVER ERROR"),
-    CountingApp(status="302 FOUND"),
-], ids=["sets-cookie", "not-shared", "error", "redirect"])
-def test_fast_path_keeps_only_shared_answers_without_cookies(inner):
-    fast = FastPages(inner, 8, "truncated")
-    for _ in range(3):
-        fetch(fast)
-    assert inner.calls == 3
-
-
-def test_fast_path_keys_on_everything_the_page_depends_on():
-    inner = CountingApp()
-    fast = FastPages(inner, 64, "truncated")
-    variants = [{}, {"cookie": "iptor_consent=v1"}, {"cookie": "iptor_consent=v2"}, {"sec_gpc": "1"},
-                {"accept_encoding": "br"}, {"if_none_match": 'W/"x"'}, {"host": "other.test"}, {"path": "/de/pricing"}]
-    for variant in variants * 2:
-        fetch(fast, **variant)
-    assert inner.calls == len(variants)
-
-
-def test_replays_match_the_app_and_are_logged(app, client, caplog):
+def test_cached_pages_match_the_app_and_are_logged(app, client, caplog):
     caplog.set_level(logging.INFO)
     headers = {"Accept-Encoding": "br", "Cookie": "lang=fr"}
     first = client.get("/fr/privacy", headers=headers)

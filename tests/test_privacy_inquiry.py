@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from formhelpers import inquiry_data
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import PrivacyInquiry
-from iptor_site.webforms import REQUEST_TYPES
+from iptor_site.privacy_requests.forms import REQUEST_TYPES
 
 RECEIVED = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from iptor_site.config import PROJECT_ROOT
-from iptor_site.i18n import LOCALES
-from iptor_site.legal import LegalLibrary
+from iptor_site.core.locales import LOCALES
+from iptor_site.core.settings import PROJECT_ROOT
+from iptor_site.legal.documents import LegalLibrary
 
 LIBRARY = LegalLibrary(PROJECT_ROOT / "legal")
 EMAILS = {"marketing": "m@x.test", "privacy": "p@x.test", "contact": "c@x.test", "authority": "a@x.test"}

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from formhelpers import demo_data, inquiry_data, mail_text, mailed_link, press_the_button, written_mails
-from iptor_site import backoffice, dsr, mail
-from iptor_site.extensions import db
+from formhelpers import demo_data, inquiry_data, mail_text, mailed_link, press_the_button, send_outbox, written_mails
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
+from iptor_site.leads import people
+from iptor_site.mail import messages
 from iptor_site.models import (
     ConsentRevocation,
     ErasureRecord,
@@ -24,6 +26,7 @@ from iptor_site.models import (
     SpamSubmission,
     Suppression,
 )
+from iptor_site.privacy_requests import lifecycle
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "camille.martin@example.com"
@@ -107,7 +110,7 @@ def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, cli
     file_request(client, request_type="complaint", details="Please explain.", lang="de")
     press_the_button(client, mailed_link(written_mails(tmp_path)[0], "verify"))
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", NOW)
+        accounts.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", NOW)
         db.session.commit()
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["privacy", "extend", "1", "--months", "2", "--reason", " ", "--by", "dpo@iptor.com"])
@@ -117,6 +120,7 @@ def test_extension_needs_a_reason_tells_the_person_and_shows_in_overdue(app, cli
     assert "now due 2027-02-28" in result.output  # 30 December + two months, at the end of February
     status, history, due = inquiry_state(app)
     assert status == "extended" and history[-1] == ("verified", "extended", "dpo@iptor.com")
+    send_outbox(app)  # the notice leaves with the outbox worker
     notice = written_mails(tmp_path)[-1]
     assert notice["Content-Language"] == "de"
     assert "Complex case" in mail_text(notice) and "28. Februar 2027" in mail_text(notice)
@@ -238,7 +242,7 @@ def test_marketing_opt_out_is_honoured_until_the_box_is_ticked_again(app, client
         revoked = db.session.scalars(select(ConsentRevocation)).all()
         assert revoked and {r.consent_key for r in revoked} == {"marketing"}
         [suppression] = db.session.scalars(select(Suppression)).all()
-        assert suppression.email_hash == dsr.email_hash(ADDRESS) and ADDRESS not in suppression.email_hash
+        assert suppression.email_hash == people.email_hash(ADDRESS) and ADDRESS not in suppression.email_hash
     # A later submission without the box ticked does not re-enable marketing...
     c = app.test_client()
     page = c.get("/en/demo").text
@@ -271,7 +275,7 @@ def test_restriction_and_objection_mark_the_persons_leads(app, client, tmp_path,
 
 def unsubscribe_path(app, address=ADDRESS, lang="en"):
     with app.test_request_context("/"):
-        return dsr.unsubscribe_url(address, lang).removeprefix("http://127.0.0.1:5000")
+        return lifecycle.unsubscribe_url(address, lang).removeprefix("http://127.0.0.1:5000")
 
 
 def test_unsubscribe_by_page_and_one_click(app, client):
@@ -300,8 +304,8 @@ def test_unsubscribe_by_page_and_one_click(app, client):
 
 def test_marketing_mail_carries_list_unsubscribe_headers(app):
     with app.test_request_context("/en/"):
-        url = dsr.unsubscribe_url(ADDRESS, "en")
-        msg = mail.build_message(to_name="C", to_address=ADDRESS, subject="News", body="x", locale="en",
+        url = lifecycle.unsubscribe_url(ADDRESS, "en")
+        msg = messages.build_message(to_name="C", to_address=ADDRESS, subject="News", body="x", locale="en",
                                  unsubscribe_url=url)
     msg = message_from_bytes(msg.raw, policy=policy.default)
     assert msg["List-Unsubscribe"] == f"<{url}>"

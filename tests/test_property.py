@@ -10,7 +10,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from formhelpers import demo_data, inquiry_data
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
 from iptor_site.models import DemoBooking, Lead
 
 SERIAL = itertools.count()

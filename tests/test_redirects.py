@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from iptor_site import backoffice
-from iptor_site.extensions import db
-from iptor_site.security import safe_next
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
+from iptor_site.core.security import safe_next
 
 ORIGIN = {"Origin": "http://localhost"}
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_the_cookie_form_follows_a_path_on_the_site(tracking_app):
 def admin_app(make_app):
     app = make_app(CLOCK=lambda: NOW)
     with app.app_context():
-        backoffice.create_staff(db.session, "sales@iptor.com", PASSWORD, "sales", NOW)
+        accounts.create_staff(db.session, "sales@iptor.com", PASSWORD, "sales", NOW)
         db.session.commit()
     return app
 

@@ -17,12 +17,15 @@ from formhelpers import (
     mail_text,
     mailed_link,
     press_the_button,
+    send_outbox,
     signed_in_staff,
     written_mails,
 )
-from iptor_site import backoffice, create_app, dsr
-from iptor_site.config import ConfigError
-from iptor_site.extensions import db
+from iptor_site import create_app
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
+from iptor_site.core.settings import ConfigError
+from iptor_site.leads import people
 from iptor_site.models import (
     AuditEntry,
     ConsentStamp,
@@ -32,6 +35,7 @@ from iptor_site.models import (
     ProcessingLimit,
     RequestStatusChange,
 )
+from iptor_site.privacy_requests import lifecycle, references
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "camille.martin@example.com"
@@ -144,29 +148,29 @@ def test_references_are_random_checked_unique_and_what_the_person_sees(app, clie
     for n in range(3):
         file_request(app.test_client(), request_type="complaint", details="Why?", email=f"p{n}@example.com")
     with app.app_context():
-        references = db.session.scalars(select(PrivacyInquiry.reference).order_by(PrivacyInquiry.id)).all()
-    assert len(set(references)) == 3
-    for reference in references:
+        stored = db.session.scalars(select(PrivacyInquiry.reference).order_by(PrivacyInquiry.id)).all()
+    assert len(set(stored)) == 3
+    for reference in stored:
         assert REFERENCE.fullmatch(reference)
-        assert dsr.read_reference(reference.lower().replace("-", "")) == reference
+        assert references.read_reference(reference.lower().replace("-", "")) == reference
         # Any one wrong symbol is caught by the check symbol.
         for position in (0, 5, 13):
-            for symbol in dsr.REFERENCE_ALPHABET:
+            for symbol in references.REFERENCE_ALPHABET:
                 if symbol != reference[position]:
                     wrong = reference[:position] + symbol + reference[position + 1:]
-                    assert dsr.read_reference(wrong) is None
+                    assert references.read_reference(wrong) is None
     # The person's mail and pages carry the reference, not the row's number.
     verification = written_mails(tmp_path)[0]
-    assert references[0] in mail_text(verification) and "number 1" not in mail_text(verification)
+    assert stored[0] in mail_text(verification) and "number 1" not in mail_text(verification)
     page = client.get(mailed_link(verification, "verify")).text
-    assert f"<dd>{references[0]}</dd>" in page and "<dd>1</dd>" not in page
+    assert f"<dd>{stored[0]}</dd>" in page and "<dd>1</dd>" not in page
     # The database refuses a repeated reference.
     with app.app_context():
         db.session.add(Lead(kind="inquiry", created_at=NOW, locale="en", name="x", email="x@example.com",
-                            email_hash=dsr.email_hash("x@example.com")))
+                            email_hash=people.email_hash("x@example.com")))
         db.session.flush()
         new_lead = db.session.scalars(select(Lead).where(Lead.email == "x@example.com")).one()
-        db.session.add(PrivacyInquiry(reference=references[1], lead_id=new_lead.id, request_type="access",
+        db.session.add(PrivacyInquiry(reference=stored[1], lead_id=new_lead.id, request_type="access",
                                       received_at=NOW, due_on=NOW.date(), status="awaiting_verification"))
         with pytest.raises(IntegrityError):
             db.session.flush()
@@ -279,17 +283,17 @@ def test_a_verified_objection_keeps_later_leads_out_of_the_marketing_export(app,
     assert "someone.else@example.com" in export
     assert "camille.martin@example.com" not in export.lower()
     with app.app_context():
-        assert [lead.email for lead in backoffice.marketing_leads(db.session)] == ["someone.else@example.com"]
+        assert [lead.email for lead in accounts.marketing_leads(db.session)] == ["someone.else@example.com"]
         # It is kept for the person, by the keyed hash of the address only.
         [limit] = db.session.scalars(select(ProcessingLimit)).all()
-        assert (limit.email_hash, limit.kind) == (dsr.email_hash(ADDRESS), request_type)
+        assert (limit.email_hash, limit.kind) == (people.email_hash(ADDRESS), request_type)
 
 
 def test_a_limit_is_recorded_once_per_person(app):
     with app.app_context():
         for _ in range(2):
-            dsr.limit_processing(db.session, dsr.email_hash(ADDRESS), "objection", NOW)
-        dsr.limit_processing(db.session, dsr.email_hash(ADDRESS), "restriction", NOW)
+            lifecycle.limit_processing(db.session, people.email_hash(ADDRESS), "objection", NOW)
+        lifecycle.limit_processing(db.session, people.email_hash(ADDRESS), "restriction", NOW)
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(ProcessingLimit)) == 2
 
@@ -315,7 +319,7 @@ def test_a_limit_is_recorded_once_per_person(app):
 def test_due_dates(app, received, request_type, community, due):
     moment = datetime.combine(received, datetime.min.time(), tzinfo=UTC) + timedelta(hours=23, minutes=59)
     with app.app_context():
-        assert dsr.due_date(moment, request_type, community) == due
+        assert lifecycle.due_date(moment, request_type, community) == due
 
 
 @pytest.mark.parametrize(("due", "months", "extended"), [
@@ -328,7 +332,7 @@ def test_due_dates(app, received, request_type, community, due):
     (date(2026, 1, 29), 1, date(2026, 2, 28)),
 ])
 def test_extensions_count_calendar_months_from_the_due_date(due, months, extended):
-    assert dsr.add_months(due, months) == extended
+    assert lifecycle.add_months(due, months) == extended
 
 
 def test_a_request_received_on_31_january_is_due_at_the_end_of_february(app, client, clock):
@@ -350,7 +354,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
     unknown = runner.invoke(args=["privacy", "extend", "1", "--reason", "Complex", "--by", "nobody@iptor.com"])
     assert unknown.exit_code != 0 and "no active staff account" in unknown.output
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
+        accounts.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
         db.session.commit()
     result = runner.invoke(args=["privacy", "extend", "1", "--months", "1", "--reason", "Several systems",
                                  "--by", "DPO@iptor.com"])
@@ -362,6 +366,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
         assert (entry.actor, entry.target, entry.at) == ("dpo@iptor.com", f"request {reference} (#1)", NOW)
         assert "Several systems" in entry.details
         reference = db.session.scalars(select(PrivacyInquiry.reference)).one()
+    send_outbox(app)  # the notice leaves with the outbox worker
     notice = written_mails(tmp_path)[-1]
     assert to(notice) == ADDRESS and reference in mail_text(notice)
 
@@ -369,7 +374,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
 def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clock):
     _verified_complaint(app, tmp_path)
     with app.app_context():
-        backoffice.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
+        accounts.create_staff(db.session, "dpo@iptor.com", STAFF_PASSWORD, "privacy", NOW)
         db.session.commit()
     runner = app.test_cli_runner()
     args = ["privacy", "extend", "1", "--reason", "Complex", "--by", "dpo@iptor.com"]
@@ -404,11 +409,11 @@ def test_the_retired_days_setting_is_refused_by_name(monkeypatch):
 def test_the_migration_gives_existing_requests_references_and_keeps_limits(make_app, empty_database_url):
     from sqlalchemy import text
 
-    from iptor_site import migrate
+    from iptor_site.core import migrations
 
     app = make_app(DATABASE_URL=empty_database_url)
     with app.app_context():
-        migrate.upgrade("0005")
+        migrations.upgrade("0005")
         with db.engine.begin() as conn:
             for n, restricted in ((1, True), (2, False), (3, False)):
                 conn.execute(text(
@@ -421,13 +426,13 @@ def test_the_migration_gives_existing_requests_references_and_keeps_limits(make_
                     "INSERT INTO privacy_inquiries (id, lead_id, request_type, california_resident, received_at,"
                     " due_on, community, status) VALUES (:id, :id, 'access', false, :at, :due, false, 'verified')"),
                     {"id": n, "at": NOW.replace(tzinfo=None), "due": NOW.date()})
-        migrate.upgrade()
-        references = db.session.scalars(select(PrivacyInquiry.reference)).all()
-        assert len(set(references)) == 3 and all(dsr.read_reference(r) == r for r in references)
+        migrations.upgrade()
+        stored = db.session.scalars(select(PrivacyInquiry.reference)).all()
+        assert len(set(stored)) == 3 and all(references.read_reference(r) == r for r in stored)
         limits = db.session.execute(select(ProcessingLimit.email_hash, ProcessingLimit.kind)).all()
         assert limits == [(f"{1:064d}", "restriction")]
         db.session.rollback()
-        migrate.upgrade("0009")  # already past it: nothing to do
-        migrate.downgrade("0005")
+        migrations.upgrade("0009")  # already past it: nothing to do
+        migrations.downgrade("0005")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM privacy_inquiries")).scalar() == 3

@@ -8,9 +8,9 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
 from formhelpers import demo_data, inquiry_data
-from iptor_site.extensions import db
+from iptor_site.core.extensions import db
+from iptor_site.core.requestlog import JsonFormatter
 from iptor_site.models import ConsentStamp
-from iptor_site.requestlog import JsonFormatter
 
 URLS = ["/en/", "/de/pricing", "/fr/privacy", "/nl/demo", "/en/privacy/inquiry", "/sitemap.xml",
         "/robots.txt", "/", "/en/nope", "/fr/pricing/estimate?users=3", "/static/css/site.css", "/healthz"]

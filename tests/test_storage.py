@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
 from formhelpers import inquiry_data, signed_in_staff
-from iptor_site import backoffice
-from iptor_site.extensions import db
+from iptor_site.backoffice import accounts
+from iptor_site.core.extensions import db
 from iptor_site.models import AuditEntry, Base, Lead, PrivacyInquiry
 
 
@@ -76,7 +76,7 @@ def test_a_long_export_does_not_hold_up_submissions(make_app, monkeypatch):
     staff = signed_in_staff(app, "sales@iptor.com", "sales", now=NOW)
     reading, release = threading.Event(), threading.Event()
     order, answers = [], {}
-    real = backoffice.marketing_leads
+    real = accounts.marketing_leads
 
     def slow_marketing_leads(session):
         rows = real(session)
@@ -84,7 +84,7 @@ def test_a_long_export_does_not_hold_up_submissions(make_app, monkeypatch):
         release.wait(60)  # bounds a hang on code where the submission cannot get in
         return rows
 
-    monkeypatch.setattr(backoffice, "marketing_leads", slow_marketing_leads)
+    monkeypatch.setattr(accounts, "marketing_leads", slow_marketing_leads)
 
     def export():
         answers["export"] = staff.get("/admin/leads.csv")
@@ -135,7 +135,7 @@ def test_begin_writing_takes_the_write_lock_before_the_first_read(make_app, tmp_
     """Outside a POST a transaction begins without a lock; ``begin_writing`` asks for it up front."""
     from sqlalchemy import text
 
-    from iptor_site.db import begin_writing
+    from iptor_site.core.database import begin_writing
 
     path = tmp_path / "lock.sqlite3"
     app = make_app(DATABASE_URL=f"sqlite:///{path}")

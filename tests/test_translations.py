@@ -15,12 +15,13 @@ from flask import render_template, render_template_string
 from flask_babel import force_locale
 
 from formhelpers import demo_data, inquiry_data, written_mails
-from iptor_site import slots
-from iptor_site.config import PROJECT_ROOT
-from iptor_site.dsr import DELETION_KINDS
-from iptor_site.i18n import DEFAULT_LOCALE, LOCALES, format_day
-from iptor_site.leads import SUBJECTS
-from iptor_site.webforms import REQUEST_TYPES, country_choices
+from iptor_site.core.locales import DEFAULT_LOCALE, LOCALES, format_day
+from iptor_site.core.settings import PROJECT_ROOT
+from iptor_site.demo import slots
+from iptor_site.leads.forms import country_choices
+from iptor_site.leads.people import SUBJECTS
+from iptor_site.privacy_requests.erasure import DELETION_KINDS
+from iptor_site.privacy_requests.forms import REQUEST_TYPES
 from pagestates import TRACKING, page_states
 
 TRANSLATED = [loc for loc in LOCALES if loc != DEFAULT_LOCALE]
@@ -238,10 +239,12 @@ def test_every_french_mail_has_no_break_spaces_before_high_punctuation(make_app,
                         "sales_mails": [datetime(2026, 11, 3, 9, 0, tzinfo=UTC)]},
             "earlier": SimpleNamespace(received=datetime(2026, 11, 2, 9, 0, tzinfo=UTC), reference="7KQM-2XPD-W4R9"),
         }
-        for path in sorted((PROJECT_ROOT / "templates" / "mail").glob("*.txt")):
+        templates = PROJECT_ROOT / "templates"
+        for path in sorted(templates.glob("*/mail/*.txt")):
             if path.stem.endswith("_team"):
                 continue  # the team's notices are in English
-            problems[path.name] = bare_high_punctuation(render_template(f"mail/{path.name}", **context))
+            name = path.relative_to(templates).as_posix()
+            problems[name] = bare_high_punctuation(render_template(name, **context))
         for key, subject in SUBJECTS.items():
             problems[f"subject {key}"] = bare_high_punctuation(str(subject))
     assert {name: found for name, found in problems.items() if found} == {}
@@ -378,7 +381,7 @@ def test_a_zone_outside_the_list_gets_a_localized_label_from_the_server(make_app
 
 def test_french_privacy_request_pages_and_mails_have_no_break_spaces_before_high_punctuation(
         make_app, tmp_path, clock):
-    from iptor_site import dsr
+    from iptor_site.privacy_requests import lifecycle
 
     app = make_app(CLOCK=clock)
     client = app.test_client()
@@ -405,7 +408,7 @@ def test_french_privacy_request_pages_and_mails_have_no_break_spaces_before_high
     visit("used link", link("verify", "access@example.com"))
     visit("download", link("download", "access@example.com"))
     with app.test_request_context("/"):
-        unsubscribe = dsr.unsubscribe_url("access@example.com", "fr").removeprefix("http://127.0.0.1:5000")
+        unsubscribe = lifecycle.unsubscribe_url("access@example.com", "fr").removeprefix("http://127.0.0.1:5000")
     visit("unsubscribe", unsubscribe)
     visit("unsubscribed", unsubscribe, "post")
     visit("unknown link", "/fr/privacy/requests/verify/not-a-token")

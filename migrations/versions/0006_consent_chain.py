@@ -16,7 +16,7 @@ from datetime import UTC
 import sqlalchemy as sa
 from alembic import op
 
-from iptor_site.models.consent import GENESIS, link_hash, stamp_digest
+from iptor_site.consent.models import GENESIS, link_hash, stamp_digest
 
 revision = '0006'
 down_revision = '0005'

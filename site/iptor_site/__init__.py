@@ -6,7 +6,33 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import PROJECT_ROOT, check_settings, derive_key, load_settings
+from iptor_site.backoffice import cli as backoffice_cli
+from iptor_site.backoffice import views as backoffice_views
+from iptor_site.consent import cli as consent_cli
+from iptor_site.consent import cookie_consent, stamps
+from iptor_site.consent import views as consent_views
+from iptor_site.core import (
+    assets,
+    errors,
+    health,
+    locales,
+    migrations,
+    ratelimits,
+    rendering,
+    requestlog,
+    security,
+    translations,
+    validation,
+)
+from iptor_site.core.extensions import babel, csrf, db, limiter
+from iptor_site.core.settings import PROJECT_ROOT, check_settings, derive_key, load_settings
+from iptor_site.demo import views as demo_views
+from iptor_site.legal import documents
+from iptor_site.mail import cli as mail_cli
+from iptor_site.pages import views as pages_views
+from iptor_site.privacy_requests import cli as privacy_cli
+from iptor_site.privacy_requests import erasure
+from iptor_site.privacy_requests import views as privacy_views
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -31,57 +57,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import (
-        admin_cli,
-        cli,
-        consent_cli,
-        cookieconsent,
-        errors,
-        i18n,
-        legal,
-        mail,
-        migrate,
-        performance,
-        rendering,
-        requestlog,
-        rights_cli,
-        security,
-        validation,
-    )
-    from .extensions import babel, csrf, db, limiter
-
     # After-request hooks run in reverse order: the log line sees the response as sent,
     # compressed or turned into a 304 by the hook before it.
     requestlog.init_app(app)
-    performance.init_app(app)
+    assets.init_app(app)
     validation.init_app(app)  # before any hook that parses the form: it reads the raw body
     security.init_app(app)
-    cookieconsent.init_app(app)
-    i18n.init_app(app)
-    babel.init_app(app, locale_selector=i18n.current_locale)
+    cookie_consent.init_app(app)
+    locales.init_app(app)
+    babel.init_app(app, locale_selector=locales.current_locale)
     csrf.init_app(app)
     db.init_app(app)
-    from .ratelimits import reads_are_free
-
     limiter.init_app(app)
-    limiter.request_filter(reads_are_free)
-    app.extensions["legal"] = legal.LegalLibrary(app.config["LEGAL_DIR"])
+    limiter.request_filter(ratelimits.reads_are_free)
+    documents.init_app(app)
     rendering.init_app(app)
+    stamps.init_app(app)
+    erasure.init_app(app)
     errors.init_app(app)
-    cli.init_app(app)
-    migrate.init_app(app)
-    mail.init_app(app)
-    rights_cli.init_app(app)
-    admin_cli.init_app(app)
-    consent_cli.init_app(app)
 
-    from .views import admin, cookies, forms, health, pages, privacy_requests
-
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(pages.negotiation)
-    app.register_blueprint(forms.bp)
-    app.register_blueprint(privacy_requests.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(cookies.bp)
-    app.register_blueprint(admin.bp)
+    for commands in (translations, migrations, mail_cli, privacy_cli, backoffice_cli, consent_cli):
+        commands.init_app(app)
+    for blueprint in (pages_views.bp, pages_views.negotiation, demo_views.bp, privacy_views.bp, health.bp,
+                      consent_views.bp, backoffice_views.bp):
+        app.register_blueprint(blueprint)
     return app

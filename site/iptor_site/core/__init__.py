@@ -1,0 +1,1 @@
+"""The shared core: settings, database, clock, locales, URLs, security headers, logging, errors."""

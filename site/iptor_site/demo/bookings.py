@@ -1,0 +1,159 @@
+"""Saving a form submission as a lead: one transaction with its consent stamp and mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from iptor_site.consent import stamps
+from iptor_site.demo import calendar_file, slots
+from iptor_site.demo.forms import DEMO_FORM_VERSION
+from iptor_site.demo.models import DemoBooking
+from iptor_site.leads.people import TEAM_LOCALE, _add, _insert_lead, _lead_values, _row_and_lead
+from iptor_site.mail import messages, outbox
+
+
+class SlotTaken(Exception):
+    """Every seat of the chosen slot was booked first by someone else."""
+
+
+
+
+
+
+
+
+
+
+
+
+def booking_time(booking: DemoBooking) -> dict[str, str]:
+    """The booked slot as the person reads it: their time zone and language."""
+    with force_locale(booking.lead.locale):
+        return slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+
+
+def demo_calendar_file(booking: DemoBooking, details: dict[str, str] | None = None) -> bytes:
+    """The booking as an .ics file, in the current locale (``details`` from ``slots.describe``)."""
+    details = details or slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+    return calendar_file.event(
+        uid=f"demo-{booking.id}@iptor.com",
+        start=booking.slot_start,
+        minutes=booking.duration_minutes,
+        summary=gettext("Iptor multiflex demo"),
+        description=gettext(
+            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s, %(zone)s.",
+            **details,
+        ),
+        organizer=current_app.config["MAIL_SALES_TEAM"],
+        stamp=booking.lead.created_at,
+    )
+
+
+
+
+_load_booking = _row_and_lead(DemoBooking, "booking_id")
+
+
+@outbox.recipe("demo-confirmation", _load_booking)
+def _demo_confirmation(booking: DemoBooking, params: dict) -> messages.Outgoing:
+    """The person's confirmation, in their language and time zone, with the .ics file."""
+    lead = booking.lead
+    with force_locale(lead.locale):
+        details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+        return messages.build_message(
+            to_name=lead.name,
+            to_address=lead.email,
+            subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
+            body=render_template("demo/mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
+            locale=lead.locale,
+            reply_to=current_app.config["MAIL_SALES_TEAM"],
+            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking, details)),),
+        )
+
+
+@outbox.recipe("demo-team", _load_booking)
+def _demo_team(booking: DemoBooking, params: dict) -> messages.Outgoing:
+    """The sales team's notice, in English and the team's time zone."""
+    with force_locale(TEAM_LOCALE):
+        team_when = slots.describe(booking.slot_start, current_app.config["DEMO_TIMEZONE"],
+                                   booking.duration_minutes)
+        return messages.build_message(
+            to_name=None,
+            to_address=current_app.config["MAIL_SALES_TEAM"],
+            subject=f"New demo booking #{booking.id}: {team_when['date']} {team_when['start']}",
+            body=render_template("demo/mail/demo_team.txt", lead=booking.lead, booking=booking, when=team_when),
+            locale=TEAM_LOCALE,
+        )
+
+
+def _demo_mails(session: Session, booking_id: int, lead_id: int, address: str) -> None:
+    outbox.enqueue_recipe(session, "demo-confirmation", {"booking_id": booking_id}, to_address=address,
+                        kind="demo-confirmation", lead_id=lead_id)
+    outbox.enqueue_recipe(session, "demo-team", {"booking_id": booking_id},
+                        to_address=current_app.config["MAIL_SALES_TEAM"], kind="demo-team", lead_id=lead_id)
+
+
+def book_demo(session: Session, form, *, slot: datetime, policy_version: str, now: datetime) -> int:
+    """Add the lead, its consent stamp, the booking and its mail to the caller's
+    transaction; returns the booking's id.
+
+    Each free seat of the slot is tried in a savepoint; the database's unique
+    (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
+    """
+    lead = _lead_values(form, "demo", now)
+    booking = {
+        "slot_start": slot,
+        "duration_minutes": current_app.config["DEMO_SLOT_MINUTES"],
+        "time_zone": form.time_zone.data,
+        "company": form.company.data,
+        "country": form.country.data,
+        "phone": form.phone.data or None,
+        "users": int(form.users.data),
+        "message": form.message.data or None,
+    }
+    stamp = stamps.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
+                                  policy_version=policy_version, now=now)
+    seats = current_app.config["DEMO_SEATS"]
+    taken = set()
+    if seats > 1:  # with one seat, trying it is the check
+        taken = set(session.scalars(select(DemoBooking.seat).where(
+            DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
+    for seat in (n for n in range(1, seats + 1) if n not in taken):
+        try:
+            with session.begin_nested():
+                lead_id = _insert_lead(session, lead)
+                booking_id = _add(session, DemoBooking(**booking, lead_id=lead_id, seat=seat))
+        except IntegrityError:  # the seat was taken meanwhile
+            continue
+        stamps.write_stamp(session, lead_id, stamp)
+        _demo_mails(session, booking_id, lead_id, lead["email"])
+        return booking_id
+    raise SlotTaken()
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

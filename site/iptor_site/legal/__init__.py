@@ -1,0 +1,1 @@
+"""The legal documents (privacy policy), per locale and version."""

@@ -1,0 +1,1 @@
+"""The public pages: landing, pricing and estimator, the sitemap and language negotiation."""
