@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     limiter.request_filter(reads_are_free)
     app.extensions["legal"] = legal.LegalLibrary(app.config["LEGAL_DIR"])
+    from .pages import content as page_content
+
+    page_content.init_app(app)
     rendering.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

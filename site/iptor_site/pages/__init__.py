@@ -1,0 +1,1 @@
+"""Content pages: the landing and pricing pages' marketing copy."""
