@@ -158,3 +158,28 @@ def test_an_edited_content_file_changes_the_content_version_and_the_page(make_ap
     assert restarted.extensions["content_version"] != app.extensions["content_version"]
     assert '<h1 id="hero-title">Every day-to-day business process in one module</h1>' in (
         restarted.test_client().get("/en/").text)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_copy_uses_no_term_the_glossary_forbids(locale):
+    import csv
+
+    with (PROJECT_ROOT / "translations" / "GLOSSARY.csv").open(encoding="utf-8", newline="") as fh:
+        patterns = [(row["concept"], re.compile(row[f"forbidden_{locale}"], re.IGNORECASE))
+                    for row in csv.DictReader(fh) if row[f"forbidden_{locale}"]]
+    assert patterns or locale == "en"
+    found = [(page, path, concept, match.group(0))
+             for page in PAGES for path, text in leaves(load(page, locale))
+             for concept, pattern in patterns for match in [pattern.search(str(text))] if match]
+    assert found == []
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_the_copy_names_the_privacy_form_and_product_by_their_glossary_terms(locale):
+    import csv
+
+    with (PROJECT_ROOT / "translations" / "GLOSSARY.csv").open(encoding="utf-8", newline="") as fh:
+        terms = {row["concept"]: row[locale] for row in csv.DictReader(fh)}
+    text = " ".join(str(value) for _, value in leaves(load("landing", locale)))
+    assert terms["privacy form"] in text
+    assert terms["product"].lower() in text.lower()
