@@ -75,6 +75,9 @@ def test_the_claims_of_the_data_block_hold_on_this_site(make_app):
     policy = dict(d.strip().split(" ", 1) for d in response.headers["Content-Security-Policy"].split(";"))
     assert policy["script-src"] == policy["style-src"] == policy["font-src"] == "'self'"
     assert "We answer within one month" in html
+    # The cookie page says the same as the block: only necessary cookies until you agree to more.
+    assert "until then the site uses only the cookies it needs to work" in html
+    assert "Only necessary cookies are used until you agree to more." in client.get("/en/cookies").text
 
 
 @pytest.mark.parametrize("lang", LOCALES)
