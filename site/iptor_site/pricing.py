@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from flask_babel import format_currency, format_number, gettext, lazy_gettext, ngettext
+from flask_babel import format_currency, format_number, gettext, ngettext
+from flask_babel import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ def parse_users(raw: str | None) -> tuple[int | None, bool]:
 
 #: What the estimator says about a number of users it cannot estimate, by kind of problem.
 USERS_PROBLEMS = {
-    "empty": lazy_gettext("Enter the number of users."),
-    "not_a_number": lazy_gettext("Enter the number of users in digits only, for example 25."),
-    "zero": lazy_gettext("Enter at least 1 user."),
+    "empty": _l("Enter the number of users."),
+    "not_a_number": _l("Enter the number of users in digits only, for example 25."),
+    "zero": _l("Enter at least 1 user."),
 }
 #: The estimator's starting value when a link carries no number of users.
 DEFAULT_USERS = 10
@@ -126,8 +127,8 @@ def talk_to_us() -> str:
 
 #: How the list price is taxed, as PRICE_TAX_BASIS says; unset, the page says nothing.
 TAX_NOTES = {
-    "excl_vat": lazy_gettext("Prices exclude VAT."),
-    "incl_vat": lazy_gettext("Prices include VAT."),
+    "excl_vat": _l("Prices exclude VAT."),
+    "incl_vat": _l("Prices include VAT."),
 }
 
 
