@@ -29,6 +29,7 @@ from iptor_site.core.settings import PROJECT_ROOT, check_settings, derive_key, l
 from iptor_site.demo import views as demo_views
 from iptor_site.legal import documents
 from iptor_site.mail import cli as mail_cli
+from iptor_site.pages import content as page_content
 from iptor_site.pages import views as pages_views
 from iptor_site.privacy_requests import cli as privacy_cli
 from iptor_site.privacy_requests import erasure
@@ -71,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     limiter.request_filter(ratelimits.reads_are_free)
     documents.init_app(app)
+    page_content.init_app(app)
     rendering.init_app(app)
     stamps.init_app(app)
     erasure.init_app(app)

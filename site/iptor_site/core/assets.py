@@ -51,14 +51,15 @@ class Assets:
 def content_version(app: Flask) -> str:
     """Changes whenever what a page shows can change: legal texts, catalogs, assets, settings."""
     digest = hashlib.sha256()
-    for folder in (Path(app.config["LEGAL_DIR"]), Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])):
+    for folder in (Path(app.config["LEGAL_DIR"]), Path(app.config["BABEL_TRANSLATION_DIRECTORIES"]),
+                   Path(app.config["CONTENT_DIR"])):
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in {".md", ".mo"}:
+            if path.is_file() and path.suffix in {".md", ".mo", ".yaml"}:
                 digest.update(path.name.encode() + path.read_bytes())
     digest.update(app.extensions["assets"].version.encode())
-    for key in ("PRICE_PER_USER_MONTH", "PRICE_CURRENCY", "SUBSCRIPTION_MONTHS", "EMAIL_PRIVACY", "EMAIL_CONTACT",
-                "EMAIL_MARKETING_OPTOUT", "EMAIL_SUPERVISORY_AUTHORITY", "GA_MEASUREMENT_ID",
-                "HUBSPOT_PORTAL_ID", "SITE_URL"):
+    for key in ("PRICE_PER_USER_MONTH", "PRICE_CURRENCY", "SUBSCRIPTION_MONTHS", "PRICE_TAX_BASIS", "EMAIL_PRIVACY",
+                "EMAIL_CONTACT", "EMAIL_MARKETING_OPTOUT", "EMAIL_SUPERVISORY_AUTHORITY", "GA_MEASUREMENT_ID",
+                "HUBSPOT_PORTAL_ID", "SITE_URL", "DEMO_SLOT_MINUTES"):
         digest.update(f"{key}={app.config[key]}".encode())
     return digest.hexdigest()[:16]
 

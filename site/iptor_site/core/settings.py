@@ -175,11 +175,15 @@ def load_settings(instance_path: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
         "LEGAL_DIR": os.environ.get("LEGAL_DIR", str(PROJECT_ROOT / "legal")),
+        # Marketing copy of the content pages (content/<page>/<locale>.yaml); part of the release.
+        "CONTENT_DIR": str(PROJECT_ROOT / "content"),
         # The list price of the multiflex Base Module, formatted per locale by Babel.
         "PRICE_PER_USER_MONTH": _decimal("PRICE_PER_USER_MONTH", "35"),
         "PRICE_CURRENCY": os.environ.get("PRICE_CURRENCY", "EUR"),
         "SUBSCRIPTION_MONTHS": _int("SUBSCRIPTION_MONTHS", 12),
         "ESTIMATOR_MAX_USERS": 10_000,
+        # How the list price is taxed: "excl_vat", "incl_vat", or empty (the page says nothing).
+        "PRICE_TAX_BASIS": os.environ.get("PRICE_TAX_BASIS", "").strip(),
         # Addresses the privacy policy names; kept out of the legal text so they can change.
         "EMAIL_MARKETING_OPTOUT": os.environ.get("EMAIL_MARKETING_OPTOUT", "unsubscribe@iptor.com"),
         "EMAIL_PRIVACY": os.environ.get("EMAIL_PRIVACY", "privacy@iptor.com"),
@@ -409,6 +413,8 @@ def check_settings(config) -> None:
     currency = config["PRICE_CURRENCY"]
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency) or not is_currency(currency):
         raise _bad("PRICE_CURRENCY", currency, "an ISO 4217 currency code such as EUR")
+    if config["PRICE_TAX_BASIS"] not in {"", "excl_vat", "incl_vat"}:
+        raise _bad("PRICE_TAX_BASIS", config["PRICE_TAX_BASIS"], "empty, 'excl_vat' or 'incl_vat'")
     if config["SITE_URL"]:
         checked_site_url(config["SITE_URL"])
     try:

@@ -24,7 +24,7 @@ from iptor_site.core.locales import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LOCALES, n
 from iptor_site.core.rendering import absolute_url, alternates_for
 from iptor_site.legal.documents import PRIVACY_DOC, privacy_locales
 from iptor_site.pages.cache import cached_page
-from iptor_site.pages.pricing import estimate, parse_users
+from iptor_site.pages.pricing import check_users, estimate, talk_to_us, tax_note
 from iptor_site.privacy_requests import retention
 
 bp = Blueprint("pages", __name__, url_prefix="/<locale:lang>")
@@ -102,26 +102,31 @@ def negotiate_language(path: str):
     return response
 
 
+def page_copy(page: str) -> dict:
+    """The page's marketing copy in the page's language (content/<page>/<locale>.yaml)."""
+    return current_app.extensions["content"].page(page, g.lang)
+
+
 @bp.get("/")
 @cached_page
 def landing():
-    """Short landing page leading to pricing, demo booking and the privacy policy."""
-    return render_template("pages/landing.html", price=estimate(1).formatted())
+    """What the Base Module does for the buyer, what it costs, and the way to a demo."""
+    return render_template("pages/landing.html", c=page_copy("landing"), price=estimate(1).formatted())
 
 
 @bp.get("/pricing")
 @cached_page
 def pricing():
     """The Base Module's price and a seat estimator that works without JavaScript."""
-    raw = request.args.get("users")
-    users, valid = parse_users(raw)
+    field = check_users(request.args.get("users"))
     return render_template(
         "pages/pricing.html",
+        c=page_copy("pricing"),
         price=estimate(1).formatted(),
-        estimate=estimate(users).texts() if users else None,
-        users=users,
-        users_raw=raw if raw is not None else "",
-        users_invalid=not valid,
+        field=field,
+        estimate=estimate(field.users).texts() if field.users else None,
+        talk=talk_to_us() if field.talk else None,
+        tax_note=tax_note(),
         max_users=current_app.config["ESTIMATOR_MAX_USERS"],
         months=current_app.config["SUBSCRIPTION_MONTHS"],
     )
@@ -129,13 +134,17 @@ def pricing():
 
 @bp.get("/pricing/estimate")
 def pricing_estimate():
-    """The estimator's figures as JSON, formatted by Babel so they match the server page."""
-    users, valid = parse_users(request.args.get("users"))
-    if not valid or users is None:
-        return jsonify(error="invalid"), 400
+    """The estimator's answer as JSON, checked and worded as the page would: the figures,
+    the problem with what was typed, or the offer to talk to us above the maximum."""
+    field = check_users(request.args.get("users", ""))
+    if field.talk:
+        return jsonify(state="talk", message=talk_to_us(), demo_url=url_for("forms.demo"))
+    if field.problem:
+        return jsonify(state="invalid", problem=field.problem, message=field.message), 400
     return jsonify(
-        **estimate(users).texts(),
-        demo_url=url_for("forms.demo", users=users),
+        state="ok",
+        **estimate(field.users).texts(),
+        demo_url=url_for("forms.demo", users=field.users),
     )
 
 
