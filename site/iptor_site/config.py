@@ -193,6 +193,9 @@ def load_settings(instance_path: Path) -> dict:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
         "MAIL_DIR": os.environ.get("MAIL_DIR", str(instance_path / "mail")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Iptor <no-reply@iptor.com>"),
+        # On: requests leave their mail to `flask outbox work` (the outbox worker) instead
+        # of this process's sender thread; an app server that dies then loses no mail's turn.
+        "OUTBOX_WORKER": _bool("OUTBOX_WORKER", False),
         "MAIL_SALES_TEAM": os.environ.get("MAIL_SALES_TEAM", "sales@iptor.com"),
         "MAIL_PRIVACY_TEAM": os.environ.get("MAIL_PRIVACY_TEAM", "privacy@iptor.com"),
         # Demo booking calendar.

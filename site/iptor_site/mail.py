@@ -204,7 +204,7 @@ def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, 
     # Written already claimed, the row needs no claim of its own: a busy site would
     # otherwise take the database's write lock once more per submission. Should this
     # process stop before sending it, the claim lapses and ``flask outbox send`` does.
-    handed = hand_over and has_request_context()
+    handed = hand_over and has_request_context() and not current_app.config["OUTBOX_WORKER"]
     row = OutboxMessage(created_at=now, lead_id=lead_id, kind=kind, recipient=recipient, message=message,
                         recipe=recipe, attempts=0, next_attempt_at=now + CLAIM if handed else now)
     session.add(row)
@@ -346,7 +346,10 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
     now = now or utcnow()
     result = {"sent": 0, "failed": 0}
     while True:
-        due = _due(now).limit(BATCH)
+        # SKIP LOCKED (PostgreSQL; SQLite has one writer at a time anyway): a row another
+        # sender is claiming right now is left to it. Without it, a second UPDATE that
+        # waited on the row would claim it again once the first committed, and send it twice.
+        due = _due(now).limit(BATCH).with_for_update(skip_locked=True)
         if ids is not None:
             due = due.where(OutboxMessage.id.in_(ids))
         if lead_id is not None:
@@ -547,3 +550,4 @@ def init_app(app: Flask) -> None:
     sender = app.extensions["mail_sender"] = Sender(app)
     _hand_over_on_commit(sender, app.extensions["database"])
     app.cli.add_command(outbox)
+    from . import outbox_worker  # noqa: F401 - registers `flask outbox work`
