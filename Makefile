@@ -64,9 +64,11 @@ translations: install
 	$(BIN)/flask translate update
 
 # Throughput and latency against a bare Flask app and nginx (needs wrk and nginx from
-# Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it.
+# Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it. CLUSTER=1 drives
+# the same cases through the whole stack of `make cluster` over HTTPS instead.
+CLUSTER ?=
 bench: compile
-	$(BIN)/python bench/run.py
+	CLUSTER=$(CLUSTER) $(BIN)/python bench/run.py
 
 # The production shape on loopback (deploy/cluster.py): nginx with TLS on PORT (8443 unless
 # PORT is given), two app servers, PostgreSQL, Redis and the outbox worker, in the
