@@ -60,6 +60,18 @@ def test_headers_through_the_proxy_are_the_apps(cluster):
     assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
 
+def test_nginx_offers_http2_over_tls_with_the_pinned_certificate(cluster):
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=cluster.state["cert"])  # its own: the others speak HTTP/1.1
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", cluster.port)) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        assert tls.selected_alpn_protocol() == "h2"
+        assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+
+
 def test_the_micro_cache_keys_on_the_page_never_on_a_session(cluster):
     path = "/nl/pricing"  # asked for by no other test
     first = cluster.visitor().get(path)
