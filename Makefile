@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test check lint lock translations outbox bench
+.PHONY: install compile migrate run test check lint lock translations outbox bench cluster cluster-test
 
 # Exactly the releases requirements.lock pins, each checked against its hashes, then the
 # project itself without resolving anything again.
@@ -67,6 +67,20 @@ translations: install
 	$(BIN)/flask translate update
 
 # Throughput and latency against a bare Flask app and nginx (needs wrk and nginx from
-# Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it.
+# Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it. CLUSTER=1 drives
+# the same cases through the whole stack of `make cluster` over HTTPS instead.
+CLUSTER ?=
 bench: compile
-	$(BIN)/python bench/run.py
+	CLUSTER=$(CLUSTER) $(BIN)/python bench/run.py
+
+# The production shape on loopback (deploy/cluster.py): nginx with TLS on PORT (8443 unless
+# PORT is given), two app servers, PostgreSQL, Redis and the outbox worker, in the
+# foreground until Ctrl-C. Needs nginx, postgresql, redis-server and openssl from Debian.
+CLUSTER_PORT = $(if $(filter command line environment,$(origin PORT)),$(PORT),8443)
+cluster: compile
+	$(BIN)/python deploy/cluster.py --port $(CLUSTER_PORT)
+
+# The tests of that cluster under faults (tests/cluster/, left out of `make test`): they
+# start one on a free port, or use the one CLUSTER_STATE_FILE (its cluster.json) names.
+cluster-test: compile
+	$(BIN)/pytest -o addopts="-ra --strict-markers" -p no:cacheprovider tests/cluster

@@ -30,6 +30,8 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "4,32").split(",")]
 THREADS = 2
 GET_PATHS = ["/de/pricing", "/fr/privacy"]
+#: The TLS context for HTTPS bases (`make bench CLUSTER=1` pins the cluster's certificate).
+SSL_CONTEXT = None
 
 
 def free_port() -> int:
@@ -121,7 +123,7 @@ def wrk(url: str, connections: int, mode: str = "get", extra_env: dict | None = 
 
 def form_session(base: str, path: str) -> dict:
     """A session cookie with its CSRF and start tokens, as a browser gets them."""
-    with urllib.request.urlopen(base + path, timeout=10) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(base + path, timeout=10, context=SSL_CONTEXT) as response:  # noqa: S310 - loopback
         cookie = response.headers["Set-Cookie"].split(";", 1)[0]
         page = response.read().decode()
     form = re.search(r'<form method="post"[^>]*class="lead-form".*?</form>', page, re.S).group(0)
@@ -291,4 +293,9 @@ def count_leads(env: dict) -> dict:
 
 
 if __name__ == "__main__":
+    if os.environ.get("CLUSTER", "") not in {"", "0"}:
+        # `make bench CLUSTER=1`: the same cases through nginx, TLS and two app servers.
+        import through_cluster
+
+        sys.exit(through_cluster.main())
     sys.exit(main())

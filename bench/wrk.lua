@@ -31,6 +31,7 @@ function init(args)
     wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
     wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
     wrk.headers["Origin"] = os.getenv("BENCH_ORIGIN")
+    wrk.headers["Referer"] = os.getenv("BENCH_ORIGIN") .. "/"
     base = "csrf_token=" .. urlencode(os.getenv("BENCH_CSRF")) .. "&started=" .. urlencode(os.getenv("BENCH_STARTED"))
       .. "&privacy_notice=y&website=&name=Bench+Person"
     if mode == "demo" then

@@ -454,7 +454,8 @@ def test_a_database_that_refuses_writes_gets_503_and_keeps_the_input(make_app, d
 def test_healthz_is_503_not_500_when_the_database_cannot_be_opened(make_app, tmp_path):
     (tmp_path / "not-a-database.sqlite3").write_bytes(b"this is not SQLite" * 100)
     response = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/not-a-database.sqlite3").test_client().get("/healthz")
-    assert (response.status_code, response.json) == (503, {"status": "unavailable", "database": "down"})
+    assert (response.status_code, response.json | {"instance": None}) == (
+        503, {"status": "unavailable", "database": "down", "redis": "not used", "instance": None})
 
 
 # --- crafted bodies: a 400 or the form with an error, never a 500 --------------------------

@@ -94,7 +94,8 @@ def test_forwarded_for_is_honoured_from_one_trusted_proxy(make_app):
 
 def test_healthz_follows_the_database(make_app, tmp_path):
     ok = make_app().test_client().get("/healthz")
-    assert ok.status_code == 200 and ok.get_json() == {"status": "ok", "database": "up"}
+    assert ok.status_code == 200 and ok.get_json() | {"instance": None} == {
+        "status": "ok", "database": "up", "redis": "not used", "instance": None}
     down = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/no/such/dir/db.sqlite3").test_client().get("/healthz")
     assert down.status_code == 503
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from iptor_site.core.extensions import db
+from iptor_site.core.extensions import db, limiter
 
 bp = Blueprint("health", __name__)
 
@@ -26,9 +28,37 @@ def healthz():
         state = "down"
     finally:
         db.session.rollback()
+    # Which server answered, and the state of Redis (requests go on when it is down, so it
+    # does not decide the status): behind the proxy an operator sees who is up.
+    extra = {"instance": _instance(), "redis": _redis_state()}
     if state != "up":
-        return jsonify(status="unavailable", database=state), 503
-    return jsonify(status="ok", database="up")
+        return jsonify(status="unavailable", database=state, **extra), 503
+    return jsonify(status="ok", database="up", **extra)
+
+
+def _instance() -> dict:
+    """The host, the port this server accepted the request on, and its process id."""
+    environ = request.environ
+    port = None
+    accepted = environ.get("gunicorn.socket")  # the connection: its local end is the server's port
+    if accepted is not None:
+        try:
+            port = accepted.getsockname()[1]
+        except (OSError, IndexError, TypeError):
+            port = None
+    if port is None:  # another server: its port as it was before X-Forwarded-Port replaced it
+        raw = (environ.get("werkzeug.proxy_fix.orig") or environ).get("SERVER_PORT")
+        port = int(raw) if raw and str(raw).isdigit() else None
+    return {"host": socket.gethostname(), "port": port, "pid": os.getpid()}
+
+
+def _redis_state() -> str:
+    if not current_app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "redis+")):
+        return "not used"
+    try:
+        return "up" if limiter.storage.check() else "down"
+    except Exception:  # noqa: BLE001 - any failure to reach it means it is down for us
+        return "down"
 
 
 def _database_state() -> str:

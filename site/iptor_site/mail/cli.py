@@ -53,6 +53,7 @@ def work_command(interval: float) -> None:
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"outbox worker: sending due mail every {interval:g} s")
     work(current_app._get_current_object(), stop, interval)
+    click.echo("outbox worker stopped")
 
 
 def init_app(app: Flask) -> None:

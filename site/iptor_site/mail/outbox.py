@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from iptor_site.core import clock, scrubbing
+from iptor_site.core.database import begin_writing
 from iptor_site.mail.messages import Outgoing, envelope_address
 from iptor_site.mail.models import OutboxMessage
 
@@ -196,19 +197,25 @@ def deliver(session: Session, ids: list[int] | None = None, now: datetime | None
     now = now or clock.now()
     result = {"sent": 0, "failed": 0}
     while True:
-        due = _due(now).limit(BATCH)
+        due = _due(now)
         if ids is not None:
             due = due.where(OutboxMessage.id.in_(ids))
         if lead_id is not None:
             due = due.where(OutboxMessage.lead_id == lead_id)
         # Look before claiming: an idle worker's rounds only read, so they never wait for
         # (or hold up) a writer; the claim below still decides who sends what.
-        if session.scalar(due.limit(1)) is None:
-            session.rollback()
+        found = session.scalar(due.limit(1))
+        session.rollback()  # end the read: the claim is a transaction that writes from its start
+        if found is None:
             break
+        begin_writing(session)
+        # SKIP LOCKED (PostgreSQL; SQLite has one writer at a time anyway): a row another
+        # worker is claiming right now is left to it. Without it, a second UPDATE that
+        # waited on the row would claim it again once the first committed, and send it twice.
+        batch = due.limit(BATCH).with_for_update(skip_locked=True)
         claimed = sorted(Claim(*row) for row in session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .where(OutboxMessage.id.in_(batch.scalar_subquery()))
             .values(next_attempt_at=now + CLAIM)
             .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.message,
                        OutboxMessage.recipe, OutboxMessage.attempts)
