@@ -58,7 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     cookieconsent.init_app(app)
     i18n.init_app(app)
-    babel.init_app(app, locale_selector=i18n.current_locale)
+    babel.init_app(app, locale_selector=i18n.babel_locale)
     csrf.init_app(app)
     db.init_app(app)
     from .ratelimits import reads_are_free

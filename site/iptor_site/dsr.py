@@ -23,7 +23,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from flask import current_app, has_request_context
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, delete, func, or_, select, update
@@ -32,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from .i18n import force_locale
 from .models import (
     AuditEntry,
     ConsentRevocation,
