@@ -84,4 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(cookies.bp)
     app.register_blueprint(admin.bp)
+    from . import brand, company
+
+    app.register_blueprint(company.bp)
+    brand.init_app(app)
     return app
