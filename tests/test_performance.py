@@ -13,7 +13,7 @@ from iptor_site.i18n import LOCALES
 from iptor_site.performance import SHARED, Assets, FastPages
 from iptor_site.requestlog import JsonFormatter
 
-PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies"]
+PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies", "/company"]
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
 
 
