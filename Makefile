@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test check lint lock translations outbox bench
+.PHONY: install compile migrate run test check lint lock translations outbox bench screenshots brand-images
 
 # Exactly the releases requirements.lock pins, each checked against its hashes, then the
 # project itself without resolving anything again.
@@ -67,3 +67,14 @@ translations: install
 # Debian). BENCH_SECONDS, BENCH_CONNECTIONS and DATABASE_URL adjust it.
 bench: compile
 	$(BIN)/python bench/run.py
+
+# Full-page PNGs of every public page in every locale at 390 and 1366 px, light and dark
+# (headless Chromium via Playwright) into screenshots/ (git-ignored); the four the README
+# shows are copied to docs/screenshots/.
+screenshots: compile
+	$(BIN)/python scripts/screenshots.py screenshots
+
+# The favicon PNG/ICO and the per-locale 1200x630 social cards in static/img/, drawn from
+# the site's own SVG mark with headless Chromium.
+brand-images: compile
+	$(BIN)/python scripts/make_brand_images.py
