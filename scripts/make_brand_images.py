@@ -36,9 +36,11 @@ body {{ font-family: {font}; color: #fff; background: #0e2340;
 .brand {{ display: flex; align-items: center; gap: 22px; font-size: 44px; }}
 .brand b {{ font-weight: 750; }} .brand span {{ color: #b8d8d3; }}
 h1 {{ font-size: 58px; line-height: 1.15; margin: 0; max-width: 1000px; font-weight: 700; }}
-.rule {{ display: flex; gap: 14px; }} .rule i {{ display: block; height: 10px; border-radius: 5px; background: #5ec4b6; }}
+.rule {{ display: flex; gap: 14px; }}
+.rule i {{ display: block; height: 10px; border-radius: 5px; background: #5ec4b6; }}
+.rule .a {{ width: 160px; }} .rule .b {{ width: 60px; opacity: .6; }} .rule .c {{ width: 24px; opacity: .35; }}
 </style><body><div class="brand">{mark}<div><b>Iptor</b> <span>multiflex</span></div></div>
-<h1>{headline}</h1><div class="rule"><i style="width:160px"></i><i style="width:60px;opacity:.6"></i><i style="width:24px;opacity:.35"></i></div>
+<h1>{headline}</h1><div class="rule"><i class="a"></i><i class="b"></i><i class="c"></i></div>
 </body></html>"""
 
 

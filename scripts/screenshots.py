@@ -44,7 +44,13 @@ NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 def serve(settings: dict):
     """The site on a loopback port; returns (base URL, stop)."""
-    from werkzeug.serving import make_server
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
 
     from iptor_site import create_app, migrate
     from iptor_site.extensions import db
@@ -53,7 +59,8 @@ def serve(settings: dict):
     with app.app_context():
         migrate.upgrade()
         db.engine.dispose()
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    logging.getLogger("iptor_site.access").setLevel(logging.WARNING)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
 

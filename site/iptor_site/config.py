@@ -442,7 +442,8 @@ def _check_company(config) -> None:
         if not value:
             continue
         if any(ord(char) < 32 and (key != "COMPANY_ADDRESS" or char != "\n") for char in value):
-            raise _bad(key, value, "one line of text" if key != "COMPANY_ADDRESS" else "text without control characters")
+            what = "text without control characters" if key == "COMPANY_ADDRESS" else "one line of text"
+            raise _bad(key, value, what)
         if len(value) > 300:
             raise _bad(key, value, "at most 300 characters")
         if key == "COMPANY_EMAIL":
