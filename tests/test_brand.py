@@ -36,7 +36,7 @@ def test_every_public_page_has_its_social_card_on_site_url(make_app, lang):
         assert meta(page, "og:description") == re.search(r'<meta name="description" content="([^"]*)">', page).group(1)
         assert meta(page, "og:locale") == OG_LOCALES[lang]
         assert meta(page, "twitter:card") == "summary_large_image"
-        assert meta(page, "theme-color") == "#0e2340"
+        assert meta(page, "theme-color") == "rgb(14, 35, 64)"
         image = meta(page, "og:image")
         assert re.fullmatch(rf"https://www\.iptor\.test/assets/img/social-{lang}\.[0-9a-f]{{12}}\.png", image), image
         response = client.get(image.removeprefix("https://www.iptor.test"))

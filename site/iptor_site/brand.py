@@ -11,8 +11,9 @@ from .i18n import LOCALES
 
 bp = Blueprint("brand", __name__)
 
-#: The header's and the browser chrome's colour (the navy of the stylesheet).
-THEME_COLOR = "#0e2340"
+#: The header's and the browser chrome's colour (the navy of the stylesheet, --brand-bg),
+#: written as rgb(): pages carry no "#<digit>" that could pass for a request number.
+THEME_COLOR = "rgb(14, 35, 64)"
 #: og:locale for each site locale (Open Graph wants language_TERRITORY).
 OG_LOCALES = {"en": "en_GB", "nl": "nl_NL", "fr": "fr_FR", "de": "de_DE"}
 #: Size of the social images in static/img/ (scripts/make_brand_images.py draws them).
