@@ -5,7 +5,8 @@ BIN = $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP = iptor_site
 
-.PHONY: install compile migrate run test check lint lock translations outbox bench cluster cluster-test
+.PHONY: install compile migrate run test check lint lock translations outbox bench cluster cluster-test screenshots \
+	brand-images
 
 # Exactly the releases requirements.lock pins, each checked against its hashes, then the
 # project itself without resolving anything again.
@@ -84,3 +85,14 @@ cluster: compile
 # start one on a free port, or use the one CLUSTER_STATE_FILE (its cluster.json) names.
 cluster-test: compile
 	$(BIN)/pytest -o addopts="-ra --strict-markers" -p no:cacheprovider tests/cluster
+
+# Full-page PNGs of every public page in every locale at 390 and 1366 px, light and dark
+# (headless Chromium via Playwright) into screenshots/ (git-ignored); the four the README
+# shows are copied to docs/screenshots/.
+screenshots: compile
+	$(BIN)/python scripts/screenshots.py screenshots
+
+# The favicon PNG/ICO and the per-locale 1200x630 social cards in static/img/, drawn from
+# the site's own SVG mark with headless Chromium.
+brand-images: compile
+	$(BIN)/python scripts/make_brand_images.py

@@ -11,7 +11,7 @@ from formhelpers import demo_data, inquiry_data
 from iptor_site.core.locales import LOCALES
 
 STATIC_PAGES = ["/", "/pricing", "/pricing?users=25", "/pricing?users=abc", "/pricing?users=20000", "/privacy", "/demo",
-                "/privacy/inquiry", "/privacy/inquiry?type=sb27", "/cookies", "/no-such-page"]
+                "/privacy/inquiry", "/privacy/inquiry?type=sb27", "/cookies", "/company", "/no-such-page"]
 #: With the tags configured, every page carries the cookie banner and the checks see it.
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
 

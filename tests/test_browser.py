@@ -87,6 +87,7 @@ def test_estimator_error_without_javascript_keeps_the_input(page_without_js):
 
 def test_language_switcher_changes_page_and_remembers(page):
     page.goto("/en/pricing")
+    page.locator(".lang-menu summary").click()  # the languages are a disclosure
     page.get_by_role("navigation", name="Language").get_by_role("link", name="Français").click()
     page.wait_for_url(re.compile(r"/fr/pricing$"))
     assert page.locator("html").get_attribute("lang") == "fr"

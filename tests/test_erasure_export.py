@@ -361,7 +361,7 @@ def test_purge_deletes_leads_exactly_past_their_periods(app):
 
 
 @pytest.mark.parametrize(("lang", "expected"), [("fr", "1er décembre 2026"), ("de", "1. Dezember 2026"),
-                                                ("nl", "1 december 2026"), ("en", "December 1, 2026")])
+                                                ("nl", "1 december 2026"), ("en", "1 December 2026")])
 def test_the_export_writes_the_first_of_the_month_as_each_language_does(app, lang, expected):
     from iptor_site.privacy_requests.export_page import Formatter
 

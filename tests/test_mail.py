@@ -64,7 +64,7 @@ def test_demo_mails_arrive_in_the_persons_language(smtp_app, smtp_server):
     assert "09:00–09:45" in calendar.get_content().replace("\r\n ", "")  # UTF-8, read as such
 
     team = mails["sales@iptor.test"]
-    assert team["Subject"].startswith("New demo booking #1: Tuesday, December 1, 2026")
+    assert team["Subject"].startswith("New demo booking #1: Tuesday, 1 December 2026 09:00")
     assert "Schmidt Logistik GmbH" in team.get_body(("plain",)).get_content()
 
     with smtp_app.app_context():

@@ -13,7 +13,7 @@ from iptor_site.core.assets import Assets
 from iptor_site.core.locales import LOCALES
 from iptor_site.core.requestlog import JsonFormatter
 
-PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies"]
+PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies", "/company"]
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
 
 

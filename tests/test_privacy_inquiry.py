@@ -40,7 +40,7 @@ def test_each_request_type_is_stored_with_its_due_date(app, client, request_type
         assert inquiry.california_resident is (request_type == "sb27")
         assert inquiry.lead.kind == "inquiry"
     page = client.get("/en/privacy/inquiry/received").text
-    assert "December 30, 2026" in page
+    assert "30 December 2026" in page
     assert str(REQUEST_TYPES[request_type]) in page
 
 

@@ -90,7 +90,7 @@ def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_sta
     assert first_reference in mail_text(first_mail) and "already has an open request" not in mail_text(first_mail)
     text = " ".join(mail_text(second_mail).split())
     assert second_reference in text
-    assert (f"This address already has an open request of the same type, received on November 30, 2026 "
+    assert (f"This address already has an open request of the same type, received on 30 November 2026 "
             f"(reference {first_reference}). We have registered this one as a separate request") in text
     # Its own verification link works for it alone.
     assert press_the_button(client, mailed_link(second_mail, "verify")).status_code == 303
@@ -199,7 +199,7 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     assert "We have erased the personal data we held about you" not in page
     assert "We have erased the personal data this website held about you" in page
     assert "Your profile in our online community: our privacy team erases it" in page
-    assert "January 26, 2027" in page  # eight weeks after receipt
+    assert "26 January 2027" in page  # eight weeks after receipt
     with app.app_context():
         inquiry = db.session.scalars(select(PrivacyInquiry)).one()
         assert inquiry.status == "verified" and inquiry.completed_at is None
@@ -218,7 +218,7 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     text = " ".join(mail_text(certificate).split())
     assert "What is still pending:" in text
     assert "Your profile in our online community: our privacy team erases it" in text
-    assert "Lists for marketing exported from this website on November 30, 2026 may still contain" in text
+    assert "Lists for marketing exported from this website on 30 November 2026 may still contain" in text
     assert "E-mails to our sales team about your demo booking" in text
     assert "This e-mail is the last message" not in text
     # The team's notice stays in the outbox with the open request; it is not lost.
@@ -339,7 +339,7 @@ def test_a_request_received_on_31_january_is_due_at_the_end_of_february(app, cli
     clock.now = datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
     file_request(client, request_type="access")
     page = client.get("/en/privacy/inquiry/received").text
-    assert "<dd>February 28, 2027</dd>" in page and "March 2, 2027" not in page
+    assert "<dd>28 February 2027</dd>" in page and "2 March 2027" not in page
 
 
 def _verified_complaint(app, tmp_path):

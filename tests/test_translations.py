@@ -271,7 +271,7 @@ def test_error_summary_reads_label_separator_message(client, lang):
     ("fr", "d MMMM", "1er décembre", "2 décembre"),
     ("de", "long", "1. Dezember 2026", "2. Dezember 2026"),
     ("nl", "long", "1 december 2026", "2 december 2026"),
-    ("en", "long", "December 1, 2026", "December 2, 2026"),
+    ("en", "long", "1 December 2026", "2 December 2026"),
 ])
 def test_the_date_helper_writes_the_first_of_the_month_as_each_language_does(lang, width, first, second):
     assert format_day(date(2026, 12, 1), width, locale=lang) == first

@@ -29,6 +29,7 @@ from iptor_site.core.settings import PROJECT_ROOT, check_settings, derive_key, l
 from iptor_site.demo import views as demo_views
 from iptor_site.legal import documents
 from iptor_site.mail import cli as mail_cli
+from iptor_site.pages import brand, company
 from iptor_site.pages import content as page_content
 from iptor_site.pages import views as pages_views
 from iptor_site.privacy_requests import cli as privacy_cli
@@ -66,7 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     cookie_consent.init_app(app)
     locales.init_app(app)
-    babel.init_app(app, locale_selector=locales.current_locale)
+    babel.init_app(app, locale_selector=locales.babel_locale)
     csrf.init_app(app)
     db.init_app(app)
     limiter.init_app(app)
@@ -80,7 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for commands in (translations, migrations, mail_cli, privacy_cli, backoffice_cli, consent_cli):
         commands.init_app(app)
-    for blueprint in (pages_views.bp, pages_views.negotiation, demo_views.bp, privacy_views.bp, health.bp,
-                      consent_views.bp, backoffice_views.bp):
+    for blueprint in (pages_views.bp, pages_views.negotiation, company.bp, demo_views.bp, privacy_views.bp,
+                      health.bp, consent_views.bp, backoffice_views.bp):
         app.register_blueprint(blueprint)
+    brand.init_app(app)
     return app

@@ -10,7 +10,8 @@ from functools import cache
 from babel import Locale, negotiate_locale
 from babel.dates import format_date as babel_format_date
 from babel.lists import format_list as babel_format_list
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_app_context, request
+from flask_babel import force_locale as _babel_force_locale
 from flask_babel import get_locale, to_user_timezone
 from pyuca import Collator
 from werkzeug.routing import BaseConverter
@@ -70,6 +71,36 @@ def current_locale() -> str:
     return negotiate()
 
 
+#: The formats English pages use unless ENGLISH_FORMAT_LOCALE says otherwise: a European
+#: reader's (24-hour clock, day before month), not Babel's plain "en" (US formats).
+ENGLISH_FORMAT_DEFAULT = "en_GB"
+
+
+def format_locale(code) -> str:
+    """The Babel locale that formats dates, times and numbers for the site locale ``code``.
+
+    English pages stay under ``/en/`` with the English texts; only their formats come
+    from ENGLISH_FORMAT_LOCALE (en_GB by default). Every other locale formats as itself.
+    """
+    code = str(code)
+    if code != "en":
+        return code
+    if has_app_context():
+        return current_app.config.get("ENGLISH_FORMAT_LOCALE") or ENGLISH_FORMAT_DEFAULT
+    return ENGLISH_FORMAT_DEFAULT
+
+
+def babel_locale() -> str:
+    """Flask-Babel's locale selector: the page's locale, with English formatted as above."""
+    return format_locale(current_locale())
+
+
+def force_locale(code):
+    """Flask-Babel's ``force_locale`` for a site locale (a mail, an export), with the
+    formats ``format_locale`` gives it."""
+    return _babel_force_locale(format_locale(code))
+
+
 def init_app(app: Flask) -> None:
     """Install the ``lang`` URL converter and the URL processors."""
     app.url_map.converters["locale"] = LocaleConverter
@@ -106,7 +137,7 @@ def format_day(value: date | datetime, width: str = "long", locale=None) -> str:
     follows CLDR, which has no ordinal day: French needs "1er décembre", not
     "1 décembre", so the day field of the first of a month gets its suffix here.
     """
-    loc = Locale.parse(locale or get_locale() or DEFAULT_LOCALE)
+    loc = Locale.parse(format_locale(locale or get_locale() or DEFAULT_LOCALE))
     if isinstance(value, datetime):
         value = to_user_timezone(value) if value.tzinfo else value
     pattern = loc.date_formats[width].pattern if width in loc.date_formats else width
@@ -118,7 +149,7 @@ def format_day(value: date | datetime, width: str = "long", locale=None) -> str:
 
 def format_list(items) -> str:
     """Items joined as the page's language lists them ("a, b and c"; "a, b et c")."""
-    return babel_format_list([str(item) for item in items], locale=get_locale() or DEFAULT_LOCALE)
+    return babel_format_list([str(item) for item in items], locale=get_locale() or format_locale(DEFAULT_LOCALE))
 
 
 @cache

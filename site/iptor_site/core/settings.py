@@ -29,6 +29,21 @@ class ConfigError(RuntimeError):
     """A setting is missing or invalid; the app refuses to start."""
 
 
+#: The settings behind the company-details page, in the order it shows them; each is
+#: optional (unset, it is left out). COMPANY_ADDRESS may hold several lines, separated
+#: by line breaks or semicolons.
+COMPANY_SETTINGS = (
+    "COMPANY_NAME",
+    "COMPANY_ADDRESS",
+    "COMPANY_REPRESENTATIVE",
+    "COMPANY_PHONE",
+    "COMPANY_EMAIL",
+    "COMPANY_REGISTER",
+    "COMPANY_REGISTRATION",
+    "COMPANY_VAT_ID",
+)
+
+
 def _decimal(name: str, default: str) -> Decimal:
     raw = os.environ.get(name, default)
     try:
@@ -260,6 +275,18 @@ def load_settings(instance_path: Path) -> dict:
         # Tracking, loaded only after the visitor's consent; unset means never loaded.
         "GA_MEASUREMENT_ID": _matching("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"),
         "HUBSPOT_PORTAL_ID": _matching("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}"),
+        # The Babel locale whose formats English pages, mails and exports use (dates, times,
+        # numbers); the texts and the /en/ URLs stay English. en_GB: 24-hour clock, day first.
+        "ENGLISH_FORMAT_LOCALE": os.environ.get("ENGLISH_FORMAT_LOCALE", "en_GB").strip(),
+        # The company-details page (legal notice, Impressum): what is set is shown, nothing else.
+        "COMPANY_NAME": os.environ.get("COMPANY_NAME", "").strip(),
+        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "").strip(),
+        "COMPANY_REPRESENTATIVE": os.environ.get("COMPANY_REPRESENTATIVE", "").strip(),
+        "COMPANY_PHONE": os.environ.get("COMPANY_PHONE", "").strip(),
+        "COMPANY_EMAIL": os.environ.get("COMPANY_EMAIL", "").strip(),
+        "COMPANY_REGISTER": os.environ.get("COMPANY_REGISTER", "").strip(),
+        "COMPANY_REGISTRATION": os.environ.get("COMPANY_REGISTRATION", "").strip(),
+        "COMPANY_VAT_ID": os.environ.get("COMPANY_VAT_ID", "").strip(),
     }
 
 
@@ -396,6 +423,44 @@ def _check_rate_limits(config) -> None:
         raise _bad("RATELIMIT_STORAGE_URI", uri, "database:// or a storage URI such as redis://host:6379")
 
 
+def _check_english_formats(value) -> None:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        locale = Locale.parse(value) if isinstance(value, str) and value else None
+    except (UnknownLocaleError, ValueError, TypeError):
+        locale = None
+    if locale is None or locale.language != "en":
+        raise _bad("ENGLISH_FORMAT_LOCALE", value, "an English Babel locale such as en_GB or en_IE")
+
+
+#: What the company settings with a fixed shape must look like when set.
+_COMPANY_PATTERNS = {
+    "COMPANY_PHONE": (r"\+?[0-9][0-9 ()./-]{4,29}", "a telephone number such as +46 8 123 456 00"),
+    "COMPANY_VAT_ID": (r"[A-Z]{2}[0-9A-Z+*.]{2,13}", "a VAT identification number such as SE556677889901"),
+}
+
+
+def _check_company(config) -> None:
+    for key in COMPANY_SETTINGS:
+        value = config[key]
+        if not isinstance(value, str):
+            raise _bad(key, value, "text")
+        if not value:
+            continue
+        if any(ord(char) < 32 and (key != "COMPANY_ADDRESS" or char != "\n") for char in value):
+            what = "text without control characters" if key == "COMPANY_ADDRESS" else "one line of text"
+            raise _bad(key, value, what)
+        if len(value) > 300:
+            raise _bad(key, value, "at most 300 characters")
+        if key == "COMPANY_EMAIL":
+            _check_address(key, value)
+        elif key in _COMPANY_PATTERNS:
+            pattern, what = _COMPANY_PATTERNS[key]
+            if not re.fullmatch(pattern, value):
+                raise _bad(key, value, what)
+
+
 def check_settings(config) -> None:
     """Refuse to start, naming the setting and its value, unless every setting is usable.
 
@@ -429,5 +494,7 @@ def check_settings(config) -> None:
     for key, pattern in (("GA_MEASUREMENT_ID", r"G-[A-Z0-9]{4,20}"), ("HUBSPOT_PORTAL_ID", r"[0-9]{3,12}")):
         if config[key] and not re.fullmatch(pattern, config[key]):
             raise _bad(key, config[key], f"empty or of the form {pattern}")
+    _check_english_formats(config["ENGLISH_FORMAT_LOCALE"])
+    _check_company(config)
     if not Path(config["LEGAL_DIR"]).is_dir():
         raise _bad("LEGAL_DIR", config["LEGAL_DIR"], "a folder of legal documents")

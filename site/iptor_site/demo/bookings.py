@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from iptor_site.consent import stamps
+from iptor_site.core.locales import force_locale
 from iptor_site.demo import calendar_file, slots
 from iptor_site.demo.forms import DEMO_FORM_VERSION
 from iptor_site.demo.models import DemoBooking

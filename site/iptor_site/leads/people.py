@@ -7,12 +7,12 @@ import hmac
 from datetime import datetime
 
 from flask import current_app, g, render_template
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from iptor_site.consent.models import Suppression
+from iptor_site.core.locales import force_locale
 from iptor_site.leads.models import Lead
 from iptor_site.mail import messages
 

@@ -42,6 +42,7 @@ SITEMAP_PAGES = {
     "pages.landing": lambda: list(LOCALES),
     "pages.pricing": lambda: list(LOCALES),
     "pages.privacy": privacy_locales,
+    "company.details_page": lambda: list(LOCALES),
 }
 
 

@@ -8,13 +8,13 @@ import zipfile
 from datetime import date, datetime
 from email import message_from_bytes, policy
 
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iptor_site.consent.models import ConsentRevocation, ConsentStamp
 from iptor_site.core.clock import now as clock
+from iptor_site.core.locales import force_locale
 from iptor_site.leads.people import leads_of
 from iptor_site.mail.models import OutboxMessage
 from iptor_site.privacy_requests import export_page

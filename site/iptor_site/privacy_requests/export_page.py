@@ -13,7 +13,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from iptor_site.core.locales import format_day
+from iptor_site.core.locales import format_day, format_locale
 from iptor_site.privacy_requests.forms import REQUEST_TYPES
 
 #: Statuses of requests, bookings and links, and the other codes the export holds.
@@ -79,7 +79,7 @@ class Formatter:
     """Values as the person reads them, in ``locale``."""
 
     def __init__(self, locale: str):
-        self.locale = locale
+        self.locale = format_locale(locale)
         self.babel = Locale.parse(locale)
 
     def when(self, value: datetime | None, zone: str | None = None) -> str:

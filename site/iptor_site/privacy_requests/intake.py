@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from iptor_site.consent import stamps
+from iptor_site.core.locales import force_locale
 from iptor_site.core.rendering import public_url
 from iptor_site.leads.people import TEAM_LOCALE, _add, _insert_lead, _lead_values, _row_and_lead, person_message
 from iptor_site.mail import messages, outbox
