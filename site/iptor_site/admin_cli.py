@@ -61,3 +61,6 @@ def export_command(output, site_url: str | None) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(staff)
     app.cli.add_command(leads_group)
+
+
+from .demo import staff_cli  # noqa: E402, F401 - adds the salespeople's commands to ``flask staff``

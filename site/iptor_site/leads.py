@@ -8,11 +8,12 @@ from datetime import datetime
 from flask import current_app, g, render_template
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from . import consent, dsr, ics, mail, slots
+from .demo import assignment, calendar_sync
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import public_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
@@ -175,21 +176,19 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     }
     stamp = consent.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
                                   policy_version=policy_version, now=now)
-    seats = current_app.config["DEMO_SEATS"]
-    taken = set()
-    if seats > 1:  # with one seat, trying it is the check
-        taken = set(session.scalars(select(DemoBooking.seat).where(
-            DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
-        session.rollback()  # end the read; each attempt below is its own transaction
-    for seat in (n for n in range(1, seats + 1) if n not in taken):
+    # A free salesperson's place (fewest upcoming demos first), or a free seat when nobody
+    # is set up to give demos; each attempt below is its own transaction.
+    for seat, salesperson_id in assignment.places(session, slot, now):
         try:
             lead_id = _insert_lead(session, lead)
-            booking_id = _add(session, DemoBooking(**booking, lead_id=lead_id, seat=seat))
+            row = DemoBooking(**booking, lead_id=lead_id, seat=seat, salesperson_id=salesperson_id)
+            booking_id = _add(session, row)
         except IntegrityError:  # the seat was taken meanwhile
             session.rollback()
             continue
         consent.write_stamp(session, lead_id, stamp)
         _demo_mails(session, booking_id, lead_id, lead["email"])
+        calendar_sync.booking_changed(session, row)
         session.commit()
         return booking_id
     raise SlotTaken()

@@ -152,10 +152,15 @@ def offered(at: datetime | None = None) -> list[datetime]:
 
 
 def free(session: Session, at: datetime | None = None) -> list[datetime]:
-    """Offered slots that still have a seat."""
+    """Offered slots that still have a seat, or a free salesperson when any gives demos."""
+    from .demo import availability
+
     slots = offered(at)
     if not slots:
         return []
+    by_salespeople = availability.free(session, slots)
+    if by_salespeople is not None:
+        return by_salespeople
     taken = Counter(
         session.scalars(
             select(DemoBooking.slot_start).where(

@@ -7,6 +7,7 @@ from .leads import DemoBooking, Lead, PrivacyInquiry, SpamSubmission
 from .outbox import OutboxMessage
 from .ratelimit import RateLimitCounter
 from .rights import ConsentRevocation, ErasureRecord, ProcessingLimit, RequestStatusChange, RequestToken, Suppression
+from .sales import SalesProfile, SalesTimeOff
 from .staff import AuditEntry, StaffUser
 
 __all__ = [
@@ -28,5 +29,7 @@ __all__ = [
     "OutboxMessage",
     "PrivacyInquiry",
     "RateLimitCounter",
+    "SalesProfile",
+    "SalesTimeOff",
     "SpamSubmission",
 ]

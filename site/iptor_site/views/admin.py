@@ -27,6 +27,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .. import backoffice, consent, dsr, leads, mail, slots
+from ..demo import calendar_sync
 from ..extensions import db, limiter
 from ..models import AuditEntry, CookieConsentEvent, DemoBooking, Lead, PrivacyInquiry, RequestToken, StaffUser
 from ..models.staff import ROLES
@@ -197,6 +198,7 @@ def booking_status(booking_id: int):
         msg = leads.person_message(row.lead, "mail/demo_cancelled.txt", "demo_cancelled", booking=row,
                                    when=leads.booking_time(row), reply_to=current_app.config["MAIL_SALES_TEAM"])
         mail.enqueue(db.session, msg, kind="demo-cancelled", lead_id=row.lead_id)
+        calendar_sync.booking_changed(db.session, row)  # the event leaves the salesperson's calendar
     _audit("booking-status", f"booking #{row.id}", status)
     db.session.commit()
     flash(f"Booking #{row.id} is now {status}.")

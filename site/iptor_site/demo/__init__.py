@@ -1,0 +1,1 @@
+"""Demo booking: who gives demos, when they are free, and their calendars."""
