@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import slots
 from ..models import DemoBooking
 from . import availability
 from .salespeople import giving_demos
@@ -49,7 +50,9 @@ def places(session: Session, slot: datetime, now: datetime, *,
                DemoBooking.slot_start >= now, DemoBooking.id != (exclude_booking or 0))
         .group_by(DemoBooking.salesperson_id)).all())
     session.rollback()  # end the read before the calendars are asked
-    busy = availability.calendar_busy(people, slot, slot + availability._length())
+    # The same window as the calendar page reads, so the minute's cached reading serves both.
+    horizon = slots.offered(now) or [slot]
+    busy = availability.calendar_busy(people, min(horizon[0], slot), max(horizon[-1], slot) + availability._length())
     free = availability.free_people(people, slot, booked, busy)
     free.sort(key=lambda person: (upcoming.get(person.id, 0), person.id))
     return [(person.id, person.id) for person in free]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import threading
-import time as clock
-from datetime import UTC, date, datetime, time, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -30,6 +31,11 @@ class CalendarUnavailable(Exception):
     """The calendar could not be read; its salesperson is treated as busy meanwhile."""
 
 
+def monotonic() -> float:
+    """The clock of the cache (tests move it)."""
+    return time.monotonic()
+
+
 def forget() -> None:
     """Drop every cached reading (tests; a changed calendar setting is a new key anyway)."""
     with _cache_lock:
@@ -50,7 +56,7 @@ def busy(person: Salesperson, start: datetime, end: datetime) -> list[tuple[date
     if not person.calendar_url:
         return []
     key = (person.id, person.calendar_url, person.calendar_credentials, start, end)
-    now = clock.monotonic()
+    now = monotonic()
     with _cache_lock:
         cached = _cache.get(key)
     if cached is None or now - cached[0] >= CACHE_SECONDS:
@@ -71,7 +77,7 @@ def _moment(value, zone: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
     if isinstance(value, date):  # an all-day event: the whole day in the salesperson's zone
-        return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
+        return datetime.combine(value, clock_time(0), tzinfo=zone).astimezone(UTC)
     raise ValueError(f"not a date or time: {value!r}")
 
 

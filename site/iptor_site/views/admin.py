@@ -327,3 +327,6 @@ def audit_log():
 @bp.app_context_processor
 def staff_context():
     return {"staff": g.get("staff"), "may": backoffice.may}
+
+
+from ..demo import admin_views  # noqa: E402, F401 - the demo week and salespeople pages, on this blueprint
