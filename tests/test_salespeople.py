@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from formhelpers import STAFF_PASSWORD, demo_data, slot_values
+from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff, slot_values
 from iptor_site import backoffice
 from iptor_site.demo import salespeople
 from iptor_site.extensions import db
@@ -300,3 +300,103 @@ def test_a_race_for_one_slot_gives_each_salesperson_one_booking(app, server):
         assert {r.slot_start for r in rows} == {datetime(2026, 12, 1, 8, 0, tzinfo=UTC)}
         assert len(db.session.scalars(select(Lead)).all()) == 2
     assert slot not in offered(app)
+
+
+# --- the back-office ---------------------------------------------------------------------------
+
+def test_the_week_view_shows_each_salespersons_demos_in_the_viewers_zone(app):
+    anna = salesperson(app, "anna@iptor.com")
+    salesperson(app, "bert@iptor.com")
+    assert book(app, "2026-12-01T08:00Z", "a@example.com").status_code == 303
+    assert book(app, "2026-12-01T08:00Z", "b@example.com").status_code == 303
+    assert book(app, "2026-12-03T13:15Z", "c@example.com").status_code == 303
+    viewer = signed_in_staff(app, "lead@iptor.com", "sales", now=MONDAY_NOON)
+    page = viewer.get("/admin/demos/week").text  # no profile: DEMO_TIMEZONE
+    assert "Times in Sweden (local time) – UTC+1 (Europe/Stockholm)." in page
+    assert "<th scope=\"col\">anna@iptor.com</th><th scope=\"col\">bert@iptor.com</th>" in page
+    assert "09:00–09:45 Schmidt Logistik GmbH (a)</a>: booked" in page
+    assert "14:15–15:00 Schmidt Logistik GmbH (c)</a>: booked" in page
+    tokyo = viewer.get("/admin/demos/week?week=2026-12-02&tz=Asia/Tokyo").text
+    assert "Demos, week of 2026-11-30" in tokyo and "(Asia/Tokyo)" in tokyo
+    assert "17:00–17:45 Schmidt Logistik GmbH (a)</a>" in tokyo and "22:15–23:00 Schmidt Logistik GmbH (c)" in tokyo
+    # A salesperson's own zone is their default.
+    assert cli(app, "staff", "hours", "anna@iptor.com", "mon-fri 09:00-17:00", "--tz", "Europe/London").exit_code == 0
+    anna_client = app.test_client()
+    page = anna_client.get("/admin/login").text
+    assert anna_client.post("/admin/login", data={"csrf_token": csrf_token(page), "email": "anna@iptor.com",
+                                                  "password": STAFF_PASSWORD}).status_code == 303
+    assert "08:00–08:45 Schmidt Logistik GmbH (a)" in anna_client.get("/admin/demos/week").text
+    # The next week is empty; the week's cells link to each booking, where it is marked.
+    assert "Schmidt" not in viewer.get("/admin/demos/week?week=2026-12-07").text
+    with app.app_context():
+        first = db.session.scalars(select(DemoBooking).where(DemoBooking.salesperson_id == anna)
+                                   .order_by(DemoBooking.slot_start)).first()
+    detail = viewer.get(f"/admin/bookings/{first.id}").text
+    assert "<dt>Salesperson</dt><dd>anna@iptor.com</dd>" in detail
+    assert viewer.post(f"/admin/bookings/{first.id}/status",
+                       data={"csrf_token": csrf_token(detail), "status": "no-show"}).status_code == 303
+    assert "Schmidt Logistik GmbH (a)</a>: no-show" in viewer.get("/admin/demos/week?week=2026-12-01").text
+
+
+def test_a_bad_week_or_zone_falls_back(app):
+    viewer = signed_in_staff(app, "lead@iptor.com", "sales", now=MONDAY_NOON)
+    page = viewer.get("/admin/demos/week?week=soon&tz=Mars/Olympus")
+    assert page.status_code == 200 and "Demos, week of 2026-11-30" in page.text and "(Europe/Stockholm)" in page.text
+
+
+def test_salespeople_edit_their_own_settings_and_admins_everyones(app):
+    anna = salesperson(app, "anna@iptor.com")
+    bert = salesperson(app, "bert@iptor.com")
+    add_staff(app, "dpo@iptor.com", "privacy")
+    client = app.test_client()
+    page = client.get("/admin/login").text
+    client.post("/admin/login", data={"csrf_token": csrf_token(page), "email": "anna@iptor.com",
+                                      "password": STAFF_PASSWORD})
+    page = client.get(f"/admin/salespeople/{anna}").text
+    assert client.get(f"/admin/salespeople/{bert}").status_code == 403
+    response = client.post(f"/admin/salespeople/{anna}", data={
+        "csrf_token": csrf_token(page), "action": "settings", "hours": "mon-fri 08:00-25:00",
+        "time_zone": "Europe/Paris", "meeting_url": "https://meet.example.com/anna"})
+    assert response.status_code == 422
+    assert "&#39;08:00-25:00&#39; is not a span of hours" in response.text
+    assert 'value="mon-fri 08:00-25:00"' in response.text and 'value="https://meet.example.com/anna"' in response.text
+    response = client.post(f"/admin/salespeople/{anna}", data={
+        "csrf_token": csrf_token(page), "action": "settings", "hours": "mon-fri 08:00-16:00",
+        "time_zone": "Europe/Paris", "meeting_url": "https://meet.example.com/anna",
+        "calendar_url": "https://cal.example.com/anna/work/", "calendar_username": "anna",
+        "calendar_password": "p4ssword"})
+    assert response.status_code == 303
+    # An empty password keeps the stored one.
+    assert client.post(f"/admin/salespeople/{anna}", data={
+        "csrf_token": csrf_token(page), "action": "settings", "hours": "mon-fri 08:00-16:00",
+        "time_zone": "Europe/Paris", "calendar_url": "https://cal.example.com/anna/work/",
+        "calendar_username": "anna2", "calendar_password": ""}).status_code == 303
+    assert client.post(f"/admin/salespeople/{anna}", data={
+        "csrf_token": csrf_token(page), "action": "time-off", "first_day": "2026-12-24",
+        "last_day": "2026-12-26"}).status_code == 303
+    bad = client.post(f"/admin/salespeople/{anna}", data={"csrf_token": csrf_token(page), "action": "time-off",
+                                                          "first_day": "tomorrow"})
+    assert bad.status_code == 422 and "the first day must be a date such as 2026-12-21" in bad.text
+    with app.app_context():
+        profile = db.session.get(SalesProfile, anna)
+        assert (profile.hours, profile.time_zone, profile.meeting_url) == (
+            "mon-fri 08:00-16:00", "Europe/Paris", None)
+        assert salespeople.decrypt_credentials(profile.calendar_credentials) == ("anna2", "p4ssword")
+        off = db.session.scalars(select(SalesTimeOff)).one()
+        assert (off.first_day, off.last_day) == (date(2026, 12, 24), date(2026, 12, 26))
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "anna@iptor.com")).all()
+        assert actions.count("sales-hours") == 2 and actions.count("sales-time-off") == 1
+    page = client.get(f"/admin/salespeople/{anna}").text
+    assert "2026-12-24 to 2026-12-26" in page
+    assert client.post(f"/admin/salespeople/{anna}", data={"csrf_token": csrf_token(page),
+                                                           "action": "remove-time-off",
+                                                           "id": str(off.id)}).status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(SalesTimeOff)).all() == []
+    admin = signed_in_staff(app, "root@iptor.com", "admin", now=MONDAY_NOON)
+    assert admin.get(f"/admin/salespeople/{bert}").status_code == 200
+    listing = admin.get("/admin/salespeople").text
+    assert "mon-fri 08:00-16:00" in listing and "https://cal.example.com/anna/work/" in listing
+    privacy = signed_in_staff(app, "dpo2@iptor.com", "privacy", now=MONDAY_NOON)
+    assert privacy.get("/admin/salespeople").status_code == 403
+    assert privacy.get("/admin/demos/week").status_code == 403
