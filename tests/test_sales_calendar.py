@@ -14,7 +14,17 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff, slot_values
+from formhelpers import (
+    STAFF_PASSWORD,
+    csrf_token,
+    demo_data,
+    inquiry_data,
+    mailed_link,
+    press_the_button,
+    signed_in_staff,
+    slot_values,
+    written_mails,
+)
 from iptor_site import backoffice, mail
 from iptor_site.demo import calendar_sync, calendars
 from iptor_site.extensions import db
@@ -264,3 +274,23 @@ def test_an_unreadable_calendar_offers_its_owner_for_nothing(app, radicale):
     # Anna's calendar cannot be read: she is not offered rather than double-booked; with
     # nobody else, no time is offered.
     assert offered(app) == []
+
+
+def test_an_erasure_removes_the_persons_demo_from_the_calendar(app, radicale, tmp_path):
+    url = radicale.new_calendar("anna")
+    salesperson(app, "anna@iptor.com", url)
+    book(app, "2026-12-01T08:00Z", "prospect@example.com")
+    assert len(events(radicale, url)) == 1
+    client = app.test_client()
+    page = client.get("/en/privacy/inquiry").text
+    assert client.post("/en/privacy/inquiry", data=inquiry_data(page, request_type="erasure",
+                                                                email="prospect@example.com")).status_code == 303
+    assert press_the_button(client, mailed_link(written_mails(tmp_path)[-1], "verify")).status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(DemoBooking)).all() == []
+        rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "calendar-sync")).all()
+        # The row that removed the event names the booking's number only, and no person.
+        assert [(row.lead_id, row.recipient, row.sent_at is not None) for row in rows] == [
+            (None, "anna@iptor.com", True)]
+        assert b"prospect" not in rows[0].message
+    assert events(radicale, url) == {}

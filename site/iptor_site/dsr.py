@@ -572,6 +572,9 @@ def erase(session: Session, address: str, *, request_type: str, received_at: dat
     remove_mail_files([(row.id, row.message) for row in mails], (address,))
     session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in mails])))
     session.execute(delete(SpamSubmission).where(SpamSubmission.id.in_(spam)))
+    from .demo.calendar_sync import leads_erased
+
+    leads_erased(session, lead_ids)  # their demo events leave the salespeople's calendars
     for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
         session.delete(lead)  # cascades: consent stamps, bookings, requests, their links and history
     session.add(ErasureRecord(request_type=request_type, received_at=received_at, completed_at=now,

@@ -31,9 +31,10 @@ from . import calendars
 KIND = "calendar-sync"
 
 
-def queue_sync(session: Session, booking: DemoBooking, salesperson_id: int) -> int | None:
+def queue_sync(session: Session, booking: DemoBooking, salesperson_id: int, *, lead_id: int | None = -1) -> int | None:
     """Queue bringing ``salesperson_id``'s calendar to the booking's current state;
-    nothing when that salesperson has no calendar. Returns the outbox row's id."""
+    nothing when that salesperson has no calendar. Returns the outbox row's id. The row
+    belongs to the booking's lead (``lead_id`` None: to nobody, for a lead being erased)."""
     found = session.execute(select(StaffUser.email, SalesProfile.calendar_url)
                             .join(SalesProfile, SalesProfile.staff_id == StaffUser.id)
                             .where(StaffUser.id == salesperson_id)).first()
@@ -41,7 +42,15 @@ def queue_sync(session: Session, booking: DemoBooking, salesperson_id: int) -> i
         return None
     # Queued after the booking's mail, so that a batch sends the mail first.
     return mail.enqueue_recipe(session, KIND, {"booking_id": booking.id, "salesperson_id": salesperson_id},
-                               to_address=found.email, kind=KIND, lead_id=booking.lead_id)
+                               to_address=found.email, kind=KIND, lead_id=booking.lead_id if lead_id == -1 else lead_id)
+
+
+def leads_erased(session: Session, lead_ids: list[int]) -> None:
+    """Before the leads are deleted (an erasure): their bookings' events leave the
+    salespeople's calendars, by rows that name only the booking's number."""
+    for booking in session.scalars(select(DemoBooking).where(DemoBooking.lead_id.in_(lead_ids),
+                                                             DemoBooking.salesperson_id.is_not(None))):
+        queue_sync(session, booking, booking.salesperson_id, lead_id=None)
 
 
 def booking_changed(session: Session, booking: DemoBooking, previous_salesperson_id: int | None = None) -> None:
