@@ -67,6 +67,8 @@ def busy(person: Salesperson, start: datetime, end: datetime) -> list[tuple[date
             periods = None
         cached = (now, periods)
         with _cache_lock:
+            for stale in [k for k, (at, _) in _cache.items() if now - at >= CACHE_SECONDS]:
+                del _cache[stale]  # old windows and settings: the cache holds the last minute only
             _cache[key] = cached
     if cached[1] is None:
         raise CalendarUnavailable(person.id)
