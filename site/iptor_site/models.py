@@ -1,6 +1,5 @@
 """The database models, one module per concern; imported here so metadata is complete."""
 
-from iptor_site.backoffice.models import StaffUser
 from iptor_site.consent.models import (
     ConsentRevocation,
     ConsentStamp,
@@ -12,7 +11,8 @@ from iptor_site.consent.models import (
 from iptor_site.core.audit import AuditEntry
 from iptor_site.core.models import Base
 from iptor_site.core.ratelimits import RateLimitCounter
-from iptor_site.demo.models import DemoBooking
+from iptor_site.core.staff import StaffUser
+from iptor_site.demo.models import DemoBooking, SalesProfile, SalesTimeOff
 from iptor_site.leads.models import Lead, SpamSubmission
 from iptor_site.mail.models import OutboxMessage
 from iptor_site.privacy_requests.models import (
@@ -42,5 +42,7 @@ __all__ = [
     "OutboxMessage",
     "PrivacyInquiry",
     "RateLimitCounter",
+    "SalesProfile",
+    "SalesTimeOff",
     "SpamSubmission",
 ]

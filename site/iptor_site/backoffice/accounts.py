@@ -15,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from iptor_site.backoffice.models import ROLES, StaffSignInFailures, StaffUser
+from iptor_site.backoffice.models import StaffSignInFailures
 from iptor_site.consent.models import Suppression
 from iptor_site.core.audit import audit
 from iptor_site.core.models import UTCDateTime
+from iptor_site.core.staff import ROLES, StaffUser, normal_email
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.models import Lead
 from iptor_site.privacy_requests import lifecycle
@@ -41,8 +42,6 @@ def request_target(inquiry: PrivacyInquiry) -> str:
     return f"request {inquiry.reference} (#{inquiry.id})"
 
 
-def normal_email(email: str) -> str:
-    return email.strip().casefold()
 
 
 def create_staff(session: Session, email: str, password: str, role: str, now: datetime) -> StaffUser:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_date as babel_format_date
@@ -166,3 +167,18 @@ def collation_key(locale: str) -> Callable[[str], tuple]:
     tailors it. A locale that needs a tailoring (Swedish, say) must add one here.
     """
     return _collator().sort_key
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def valid_time_zone(name: str | None) -> str | None:
+    """``name`` if it is an IANA time zone this machine knows, else None."""
+    if not name or len(name) > 64 or name not in _time_zones():
+        return None
+    try:
+        return name if ZoneInfo(name) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

@@ -232,6 +232,10 @@ def load_settings(instance_path: Path) -> dict:
         "DEMO_DAYS_AHEAD": _int("DEMO_DAYS_AHEAD", 15),
         "DEMO_WORKDAYS": os.environ.get("DEMO_WORKDAYS", "1,2,3,4,5"),  # ISO weekdays
         "DEMO_SEATS": _int("DEMO_SEATS", 1),
+        # Free time a salesperson keeps before and after each of their other meetings.
+        "DEMO_BUFFER_MINUTES": _int("DEMO_BUFFER_MINUTES", 15),
+        # Encrypts salespeople's calendar credentials; derived from SECRET_KEY when unset.
+        "CALENDAR_KEY": os.environ.get("CALENDAR_KEY", ""),
         # Forms.
         "EMAIL_CHECK_DELIVERABILITY": _bool("EMAIL_CHECK_DELIVERABILITY", False),
         "IP_STORAGE": _choice("IP_STORAGE", "truncated", {"truncated", "full"}),
@@ -313,6 +317,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int | None]] = {
     "DEMO_SLOT_MINUTES": (5, 24 * 60),
     "DEMO_DAYS_AHEAD": (1, None),
     "DEMO_SEATS": (1, None),
+    "DEMO_BUFFER_MINUTES": (0, 12 * 60),
     "FORM_MIN_FILL_SECONDS": (0, None),
     "FORM_MAX_AGE_HOURS": (1, None),
     "MAX_CONTENT_LENGTH": (1024, None),
@@ -496,5 +501,8 @@ def check_settings(config) -> None:
             raise _bad(key, config[key], f"empty or of the form {pattern}")
     _check_english_formats(config["ENGLISH_FORMAT_LOCALE"])
     _check_company(config)
+    key = config["CALENDAR_KEY"]
+    if key and (not isinstance(key, str) or len(key) < 32):
+        raise _bad("CALENDAR_KEY", "…", "empty or at least 32 characters")
     if not Path(config["LEGAL_DIR"]).is_dir():
         raise _bad("LEGAL_DIR", config["LEGAL_DIR"], "a folder of legal documents")

@@ -6,13 +6,12 @@ from datetime import datetime
 
 from flask import current_app, render_template
 from flask_babel import gettext
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from iptor_site.consent import stamps
 from iptor_site.core.locales import force_locale
-from iptor_site.demo import calendar_file, slots
+from iptor_site.demo import assignment, calendar_file, calendar_sync, slots
 from iptor_site.demo.forms import DEMO_FORM_VERSION
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.people import TEAM_LOCALE, _add, _insert_lead, _lead_values, _row_and_lead
@@ -120,20 +119,19 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     }
     stamp = stamps.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
                                   policy_version=policy_version, now=now)
-    seats = current_app.config["DEMO_SEATS"]
-    taken = set()
-    if seats > 1:  # with one seat, trying it is the check
-        taken = set(session.scalars(select(DemoBooking.seat).where(
-            DemoBooking.slot_start == slot, DemoBooking.seat.is_not(None))))
-    for seat in (n for n in range(1, seats + 1) if n not in taken):
+    # A free salesperson's place (fewest upcoming demos first), or a free seat when nobody
+    # is set up to give demos; each is tried in a savepoint.
+    for seat, salesperson_id in assignment.places(session, slot, now):
         try:
             with session.begin_nested():
                 lead_id = _insert_lead(session, lead)
-                booking_id = _add(session, DemoBooking(**booking, lead_id=lead_id, seat=seat))
-        except IntegrityError:  # the seat was taken meanwhile
+                row = DemoBooking(**booking, lead_id=lead_id, seat=seat, salesperson_id=salesperson_id)
+                booking_id = _add(session, row)
+        except IntegrityError:  # the place was taken meanwhile
             continue
         stamps.write_stamp(session, lead_id, stamp)
         _demo_mails(session, booking_id, lead_id, lead["email"])
+        calendar_sync.booking_changed(session, row)
         return booking_id
     raise SlotTaken()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.core import get_global
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.core import clock
 from iptor_site.core.locales import collation_key, format_day
+from iptor_site.demo import availability
 from iptor_site.demo.models import DemoBooking
 
 #: Time zones offered in the select; a valid zone the browser reports is added to it.
@@ -37,15 +38,6 @@ DEFAULT_TIME_ZONE = {
 }
 
 
-def valid_time_zone(name: str | None) -> str | None:
-    if not name or len(name) > 64:
-        return None
-    if name in TIME_ZONES:
-        return name
-    try:
-        return name if name in available_timezones() and ZoneInfo(name) else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def utc_offset(zone_name: str, at: datetime) -> str:
@@ -146,10 +138,13 @@ def offered(at: datetime | None = None) -> list[datetime]:
 
 
 def free(session: Session, at: datetime | None = None) -> list[datetime]:
-    """Offered slots that still have a seat."""
+    """Offered slots that still have a seat, or a free salesperson when any gives demos."""
     slots = offered(at)
     if not slots:
         return []
+    by_salespeople = availability.free(session, slots)
+    if by_salespeople is not None:
+        return by_salespeople
     taken = Counter(
         session.scalars(
             select(DemoBooking.slot_start).where(

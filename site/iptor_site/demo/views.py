@@ -20,6 +20,7 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from iptor_site.core.extensions import csrf, db, limiter
+from iptor_site.core.locales import valid_time_zone
 from iptor_site.core.ratelimits import per_email, per_ip
 from iptor_site.demo import bookings, slots
 from iptor_site.demo.forms import MAX_USERS, DemoForm
@@ -36,7 +37,7 @@ SESSION_KEY = "demo_booking"
 
 
 def _time_zone(requested: str | None) -> str:
-    return slots.valid_time_zone(requested) or slots.DEFAULT_TIME_ZONE[g.lang]
+    return valid_time_zone(requested) or slots.DEFAULT_TIME_ZONE[g.lang]
 
 
 @lru_cache(maxsize=8)

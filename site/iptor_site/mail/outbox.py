@@ -130,17 +130,20 @@ class Recipe:
 
     load: Callable[[Session, dict], object]
     build: Callable[[object, dict], Outgoing]
+    #: An action, not a mail: ``build`` does the work itself (a calendar write) and
+    #: returns the record kept as the row's message; failures are retried alike.
+    action: bool = False
 
 
 #: Registered recipes, by name (see ``recipe``).
 RECIPES: dict[str, Recipe] = {}
 
 
-def recipe(name: str, load: Callable[[Session, dict], object]):
+def recipe(name: str, load: Callable[[Session, dict], object], *, action: bool = False):
     """Register the decorated ``build(loaded, params) -> Outgoing`` under ``name``."""
 
     def register(build):
-        RECIPES[name] = Recipe(load, build)
+        RECIPES[name] = Recipe(load, build, action)
         return build
 
     return register
@@ -174,6 +177,10 @@ def _build(loaded: tuple[Recipe, dict, object] | BuildError) -> bytes:
         return recipe.build(data, params).raw
     except Exception as exc:  # noqa: BLE001 - a template or data error must not stop the others
         raise BuildError(type(exc).__name__) from exc
+
+
+def _is_action(loaded) -> bool:
+    return isinstance(loaded, tuple) and loaded[0].action
 
 
 def _due(now: datetime):
@@ -234,18 +241,22 @@ def _send(session: Session, claimed: list[Claim], now: datetime, result: dict, s
     loaded = {row.id: _load(session, row) for row in claimed if row.message is None}
     session.commit()  # ends the read; unlike a rollback it leaves what was loaded usable
     outcomes = []
+    mail_failed = False
     transport = Transport()
     try:
         for row in claimed:
-            if stop_on_failure and result["failed"]:
+            if stop_on_failure and mail_failed:
                 outcomes.append((row, "skipped", None))  # the server is failing: not tried
                 continue
             try:
                 raw = row.message if row.message is not None else _build(loaded[row.id])
-                transport.send(raw, row.recipient, row.id)
+                if not _is_action(loaded.get(row.id)):  # an action's build did its work
+                    transport.send(raw, row.recipient, row.id)
             except (OSError, smtplib.SMTPException, BuildError) as exc:
                 outcomes.append((row, exc, None))
                 result["failed"] += 1
+                # A calendar that cannot be reached says nothing about the mail server.
+                mail_failed = mail_failed or not _is_action(loaded.get(row.id))
                 # The error's text can name the recipient: the log gets its type only.
                 current_app.logger.warning("mail %s not sent (attempt %s): %s", row.id, row.attempts + 1,
                                            exc if isinstance(exc, BuildError) else type(exc).__name__)

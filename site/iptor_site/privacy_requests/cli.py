@@ -8,9 +8,9 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from iptor_site.backoffice import accounts
-from iptor_site.backoffice.models import StaffUser
 from iptor_site.core import audit, clock, scrubbing
 from iptor_site.core.extensions import db
+from iptor_site.core.staff import StaffUser
 from iptor_site.privacy_requests import erasure, lifecycle, retention
 from iptor_site.privacy_requests.models import PrivacyInquiry
 

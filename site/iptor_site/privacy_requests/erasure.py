@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.consent.models import ConsentRevocation, ConsentStamp
 from iptor_site.core.audit import AuditEntry
+from iptor_site.demo import calendar_sync
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.models import Lead, SpamSubmission
 from iptor_site.leads.people import email_hash, leads_of
@@ -169,6 +170,7 @@ def erase(session: Session, address: str, *, request_type: str, received_at: dat
     remove_mail_files([(row.id, row.message) for row in mails], (address,))
     session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in mails])))
     session.execute(delete(SpamSubmission).where(SpamSubmission.id.in_(spam)))
+    calendar_sync.leads_erased(session, lead_ids)  # their demo events leave the salespeople's calendars
     for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
         session.delete(lead)  # cascades: consent stamps, bookings, requests, their links and history
     session.add(ErasureRecord(request_type=request_type, received_at=received_at, completed_at=now,
