@@ -72,7 +72,7 @@ translations: install
 # the same cases through the whole stack of `make cluster` over HTTPS instead.
 CLUSTER ?=
 bench: compile
-	CLUSTER=$(CLUSTER) $(BIN)/python bench/run.py
+	$(BIN)/python bench/$(if $(filter-out 0,$(CLUSTER)),through_cluster,run).py
 
 # The production shape on loopback (deploy/cluster.py): nginx with TLS on PORT (8443 unless
 # PORT is given), two app servers, PostgreSQL, Redis and the outbox worker, in the

@@ -30,7 +30,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "4,32").split(",")]
 THREADS = 2
 GET_PATHS = ["/de/pricing", "/fr/privacy"]
-#: The TLS context for HTTPS bases (`make bench CLUSTER=1` pins the cluster's certificate).
+#: The TLS context for HTTPS bases (bench/through_cluster.py pins the cluster's certificate).
 SSL_CONTEXT = None
 
 
@@ -293,9 +293,4 @@ def count_leads(env: dict) -> dict:
 
 
 if __name__ == "__main__":
-    if os.environ.get("CLUSTER", "") not in {"", "0"}:
-        # `make bench CLUSTER=1`: the same cases through nginx, TLS and two app servers.
-        import through_cluster
-
-        sys.exit(through_cluster.main())
     sys.exit(main())

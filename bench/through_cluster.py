@@ -15,6 +15,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -149,3 +150,7 @@ def main() -> int:
         return 1
     print("\nno errors, no lost or duplicated leads")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
