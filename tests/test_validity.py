@@ -34,7 +34,7 @@ def vnu():
 
 def test_every_page_is_valid_html(vnu, client, tmp_path):
     states = all_states(client)
-    assert len(states) == 4 * 15
+    assert len(states) == 4 * 16
     files = {}
     for n, (name, html) in enumerate(states.items()):
         assert html.startswith("<!doctype html>"), name
