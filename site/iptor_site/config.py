@@ -203,6 +203,10 @@ def load_settings(instance_path: Path) -> dict:
         "DEMO_DAYS_AHEAD": _int("DEMO_DAYS_AHEAD", 15),
         "DEMO_WORKDAYS": os.environ.get("DEMO_WORKDAYS", "1,2,3,4,5"),  # ISO weekdays
         "DEMO_SEATS": _int("DEMO_SEATS", 1),
+        # Nothing bookable sooner than this; public holidays of this country and these dates closed.
+        "DEMO_MIN_NOTICE_HOURS": _int("DEMO_MIN_NOTICE_HOURS", 24),
+        "DEMO_HOLIDAY_COUNTRY": os.environ.get("DEMO_HOLIDAY_COUNTRY", "SE"),
+        "DEMO_CLOSED_DATES": os.environ.get("DEMO_CLOSED_DATES", ""),
         # Forms.
         "EMAIL_CHECK_DELIVERABILITY": _bool("EMAIL_CHECK_DELIVERABILITY", False),
         "IP_STORAGE": _choice("IP_STORAGE", "truncated", {"truncated", "full"}),
@@ -274,6 +278,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int | None]] = {
     "DEMO_SLOT_MINUTES": (5, 24 * 60),
     "DEMO_DAYS_AHEAD": (1, None),
     "DEMO_SEATS": (1, None),
+    "DEMO_MIN_NOTICE_HOURS": (0, None),
     "FORM_MIN_FILL_SECONDS": (0, None),
     "FORM_MAX_AGE_HOURS": (1, None),
     "MAX_CONTENT_LENGTH": (1024, None),
@@ -370,6 +375,9 @@ def _check_demo_calendar(config) -> None:
     parts = days.split(",") if isinstance(days, str) else [""]
     if not all(re.fullmatch(r"\s*[1-7]\s*", part) for part in parts):
         raise _bad("DEMO_WORKDAYS", days, "a comma-separated list of ISO weekdays from 1 (Monday) to 7 (Sunday)")
+    from .demo.closures import check_closure_settings
+
+    check_closure_settings(config, _bad)
 
 
 def _check_rate_limits(config) -> None:

@@ -128,10 +128,11 @@ class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
         filters=[strip],
         validators=[Optional(), _length(2000), CleanText(multiline=True)],
     )
-    slot = SelectField(
+    # Radio buttons per day (templates/forms/demo_picker.html), checked against the live calendar by the view.
+    slot = StringField(
         _l("Date and time"),
-        validators=[_required(_l("Choose a date and time for the demo."))],
-        validate_choice=False,  # checked against the live calendar by the view
+        filters=[strip],
+        validators=[_required(_l("Choose a date and time for the demo.")), _length(40)],
     )
     time_zone = HiddenField()
 

@@ -20,6 +20,7 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
+from ..demo import picker
 from ..extensions import csrf, db, limiter
 from ..models import DemoBooking
 from ..pricing import parse_users
@@ -49,15 +50,16 @@ def _prepare(form: DemoForm, zone: str) -> None:
 
 def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = None) -> Response:
     # The calendar is read when the form is shown, so it is current after losing a race too.
-    form.slot.choices = [SelectChoice("", gettext("Choose a date and time"))] + [
-        SelectChoice(value, label, optgroup=day)
-        for day, options in slots.grouped(slots.free(db.session), zone)
-        for value, label in options
-    ]
+    free = slots.free(db.session)
     db.session.commit()  # end the read before rendering: in a POST it holds SQLite's write lock
+    week = picker.week_of(free, zone, picker.parse_week(request.values.get("week")),
+                          slots.parse_slot(form.slot.data))
+    shown = {value for day in week.days for value, _ in day.times}
     html = render_template(
         "forms/demo.html",
         form=form,
+        week=week,
+        chosen_elsewhere=None if form.slot.data in shown else picker.chosen_label(form.slot.data, zone),
         zone=zone,
         zones=slots.time_zone_choices(zone),
         notice=notice,
@@ -71,13 +73,18 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
 
 @bp.route("/demo", methods=["GET", "POST"])
 @csrf.exempt  # the form validates its own CSRF token, so a failure keeps what was typed
-@limiter.shared_limit(per_ip, scope="form-ip", methods=["POST"])
-@limiter.shared_limit(per_email, scope="form-email", key_func=per_email.key, methods=["POST"])
+@limiter.shared_limit(per_ip, scope="form-ip", methods=["POST"], exempt_when=lambda: _paging())
+@limiter.shared_limit(per_email, scope="form-email", key_func=per_email.key, methods=["POST"],
+                      exempt_when=lambda: _paging())
 def demo():
     """Book a demo: pick a free slot and leave your details."""
     form = DemoForm()
     zone = _time_zone(form.time_zone.data if request.method == "POST" else request.args.get("tz"))
     _prepare(form, zone)
+    if _paging():
+        # Another week of the calendar, asked for with the form's own buttons: nothing is
+        # checked or saved, and everything typed so far is shown again.
+        return _render(form, zone)
     if request.method == "GET":
         users, valid = parse_users(request.args.get("users"))
         if users and valid:
@@ -103,6 +110,11 @@ def demo():
         return redirect(url_for(".demo_booked"), 303)
 
     return formflow.submit(form, FORM_NAME, save, render, done)
+
+
+def _paging() -> bool:
+    """A POST of the demo form by its "previous/next week" buttons."""
+    return request.method == "POST" and "week" in request.form
 
 
 def _taken_message() -> str:
