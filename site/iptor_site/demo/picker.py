@@ -88,3 +88,9 @@ def chosen_label(value: str | None, zone_name: str) -> str | None:
     locale = get_locale()
     return gettext("%(date)s, %(time)s", date=format_day(local.date(), "full", locale=locale),
                    time=format_time(local, "short", locale=locale))
+
+
+def kept_slot(values) -> str | None:
+    """The time chosen on another week than the one shown (the picker's ``kept_slot``)."""
+    value = values.get("kept_slot", "")
+    return value if slots.parse_slot(value) else None

@@ -79,6 +79,8 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
 def demo():
     """Book a demo: pick a free slot and leave your details."""
     form = DemoForm()
+    if request.method == "POST" and not form.slot.data:
+        form.slot.data = picker.kept_slot(request.form)  # chosen on another week of the picker
     zone = _time_zone(form.time_zone.data if request.method == "POST" else request.args.get("tz"))
     _prepare(form, zone)
     if _paging():
