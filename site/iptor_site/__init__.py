@@ -75,11 +75,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     admin_cli.init_app(app)
     consent_cli.init_app(app)
 
+    from .demo import manage_views as demo_manage_views
     from .views import admin, cookies, forms, health, pages, privacy_requests
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages.negotiation)
     app.register_blueprint(forms.bp)
+    app.register_blueprint(demo_manage_views.bp)
     app.register_blueprint(privacy_requests.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(cookies.bp)

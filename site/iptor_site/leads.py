@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from . import consent, dsr, ics, mail, slots
+from . import consent, dsr, mail, slots
+from .demo import manage
 from .models import DemoBooking, Lead, PrivacyInquiry, RequestStatusChange, Suppression
 from .rendering import public_url
 from .webforms import DEMO_FORM_VERSION, INQUIRY_FORM_VERSION, REQUEST_TYPES
@@ -84,20 +85,8 @@ def booking_time(booking: DemoBooking) -> dict[str, str]:
 
 
 def demo_calendar_file(booking: DemoBooking, details: dict[str, str] | None = None) -> bytes:
-    """The booking as an .ics file, in the current locale (``details`` from ``slots.describe``)."""
-    details = details or slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
-    return ics.event(
-        uid=f"demo-{booking.id}@iptor.com",
-        start=booking.slot_start,
-        minutes=booking.duration_minutes,
-        summary=gettext("Iptor multiflex demo"),
-        description=gettext(
-            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s, %(zone)s.",
-            **details,
-        ),
-        organizer=current_app.config["MAIL_SALES_TEAM"],
-        stamp=booking.lead.created_at,
-    )
+    """The booking as an invitation (.ics), in the current locale (see ``demo.manage.invitation``)."""
+    return manage.invitation(booking)
 
 
 def _row_and_lead(model, key: str):
@@ -119,15 +108,15 @@ def _demo_confirmation(booking: DemoBooking, params: dict) -> mail.Outgoing:
     """The person's confirmation, in their language and time zone, with the .ics file."""
     lead = booking.lead
     with force_locale(lead.locale):
-        details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+        context = manage.person_context(booking)  # when, salesperson, meeting link, manage link
         return mail.build_message(
             to_name=lead.name,
             to_address=lead.email,
-            subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
-            body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
+            subject=gettext("Your Iptor multiflex demo on %(date)s", date=context["when"]["date"]),
+            body=render_template("mail/demo_confirmation.txt", lead=lead, booking=booking, **context),
             locale=lead.locale,
             reply_to=current_app.config["MAIL_SALES_TEAM"],
-            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking, details)),),
+            attachments=(manage.invitation_attachment(manage.invitation(booking), booking.status == "cancelled"),),
         )
 
 
@@ -190,6 +179,7 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
             continue
         consent.write_stamp(session, lead_id, stamp)
         _demo_mails(session, booking_id, lead_id, lead["email"])
+        manage.schedule_reminders(session, booking_id, lead_id, lead["email"], slot, now)
         session.commit()
         return booking_id
     raise SlotTaken()

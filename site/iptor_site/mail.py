@@ -161,9 +161,12 @@ def build_message(
         msg = MIMEMultipart(boundary="=_" + secrets.token_hex(16))
         msg.attach(text)
         for filename, mimetype, data in attachments:
+            # "text/calendar; method=REQUEST": parameters after the type (RFC 6047).
+            mimetype, *options = (piece.strip() for piece in mimetype.split(";"))
+            params = dict(option.split("=", 1) for option in options)
             maintype, _, subtype = mimetype.partition("/")
             # Text parts we attach (the .ics) are UTF-8; say so, or clients read ASCII.
-            part = MIMEBase(maintype, subtype, **({"charset": "utf-8"} if maintype == "text" else {}))
+            part = MIMEBase(maintype, subtype, **params, **({"charset": "utf-8"} if maintype == "text" else {}))
             part.set_payload(data)
             encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=_header(filename))
@@ -199,14 +202,15 @@ def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None,
 
 
 def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, message: bytes | None = None,
-           recipe: str | None = None, hand_over: bool = True) -> int:
+           recipe: str | None = None, hand_over: bool = True, due: datetime | None = None) -> int:
     now = utcnow()
     # Written already claimed, the row needs no claim of its own: a busy site would
     # otherwise take the database's write lock once more per submission. Should this
     # process stop before sending it, the claim lapses and ``flask outbox send`` does.
-    handed = hand_over and has_request_context()
+    # Mail ``due`` later (a reminder) waits in the outbox until then.
+    handed = hand_over and due is None and has_request_context()
     row = OutboxMessage(created_at=now, lead_id=lead_id, kind=kind, recipient=recipient, message=message,
-                        recipe=recipe, attempts=0, next_attempt_at=now + CLAIM if handed else now)
+                        recipe=recipe, attempts=0, next_attempt_at=due or (now + CLAIM if handed else now))
     session.add(row)
     session.flush()
     row_id = row.id
@@ -296,14 +300,14 @@ def recipe(name: str, load: Callable[[Session, dict], object]):
 
 
 def enqueue_recipe(session: Session, name: str, params: dict, *, to_address: str, kind: str,
-                   lead_id: int | None) -> int:
+                   lead_id: int | None, due: datetime | None = None) -> int:
     """Queue a message that the sender builds from ``params`` with the recipe ``name``.
 
     What a submission writes under the database's write lock stays small: the
     rendering and MIME encoding happen later, outside any transaction.
     """
     return _queue(session, kind=kind, lead_id=lead_id, recipient=_addresses(to_address)[0],
-                  recipe=json.dumps({"recipe": name, "params": params}))
+                  recipe=json.dumps({"recipe": name, "params": params}), due=due)
 
 
 def _load(session: Session, row) -> tuple[Recipe, dict, object] | BuildError:

@@ -56,6 +56,9 @@ class DemoBooking(Base):
     users: Mapped[int]
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="booked")
+    # The invitation's SEQUENCE, raised by every change the prospect makes (demo/manage.py).
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     lead: Mapped[Lead] = relationship(back_populates="booking")
 

@@ -20,9 +20,8 @@ from flask_babel import gettext
 from wtforms import SelectChoice
 
 from .. import antispam, formflow, leads, slots
-from ..demo import picker
+from ..demo import manage, picker
 from ..extensions import csrf, db, limiter
-from ..models import DemoBooking
 from ..pricing import parse_users
 from ..ratelimits import per_email, per_ip
 from ..webforms import MAX_USERS, DemoForm, country_choices
@@ -98,6 +97,13 @@ def demo():
         slot = slots.parse_slot(form.slot.data)
         if slot is None or not slots.is_offered(slot, now):
             raise formflow.FormRejected("slot", gettext("Choose one of the times offered."), 422)
+        existing = manage.upcoming_booking_id(db_session, form.email.data, now)
+        if existing is not None:
+            # One upcoming demo per address: its booking and manage link go to the address,
+            # and the page answers as it does for every booking (see demo_booked).
+            manage.mail_existing(db_session, existing, form.email.data, slot)
+            db_session.commit()
+            return None
         try:
             return leads.book_demo(db_session, form, slot=slot,
                                    policy_version=privacy_version(), now=now)
@@ -108,7 +114,7 @@ def demo():
         return _render(form, zone, status, notice)
 
     def done(booking_id):
-        session[SESSION_KEY] = booking_id
+        session[SESSION_KEY] = form.email.data
         return redirect(url_for(".demo_booked"), 303)
 
     return formflow.submit(form, FORM_NAME, save, render, done)
@@ -137,30 +143,14 @@ def demo_slots():
     )
 
 
-def _booking():
-    booking_id = session.get(SESSION_KEY)
-    return db.session.get(DemoBooking, booking_id) if booking_id else None
-
-
 @bp.get("/demo/booked")
 def demo_booked():
-    """Post/redirect/get confirmation of the visitor's own booking."""
-    booking = _booking()
-    if booking is None:
+    """Post/redirect/get answer to a booking: the same page whether the demo was booked
+    or the address already had one (then its booking and manage link were mailed), so it
+    tells nobody whether an address has a booking. The mail has the details."""
+    address = session.get(SESSION_KEY)
+    if not isinstance(address, str):
         return redirect(url_for(".demo"))
     g.status_page = True  # personal: no canonical, not indexed
-    when = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
-    return render_template("forms/demo_booked.html", booking=booking, when=when)
-
-
-@bp.get("/demo/booked.ics")
-def demo_calendar():
-    """The visitor's booking as a calendar file."""
-    booking = _booking()
-    if booking is None:
-        return redirect(url_for(".demo"))
-    return Response(
-        leads.demo_calendar_file(booking),
-        mimetype="text/calendar",
-        headers={"Content-Disposition": 'attachment; filename="iptor-demo.ics"'},
-    )
+    return render_template("forms/demo_booked.html", email=address,
+                           slot_minutes=current_app.config["DEMO_SLOT_MINUTES"])
