@@ -188,11 +188,11 @@ def _reminder_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
 
 @mail.recipe("demo-existing", _load)
 def _existing_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
-    return _person_mail(booking, "mail/demo_existing.txt", "existing",
-                        start=booking.slot_start, sequence=booking.sequence,
-                        cancelled=booking.status == "cancelled",
-                        requested=slots.describe(slots.parse_slot(params["requested"]), booking.time_zone,
-                                                 booking.duration_minutes) if params.get("requested") else None)
+    with force_locale(booking.lead.locale):
+        requested = slots.describe(slots.parse_slot(params["requested"]), booking.time_zone,
+                                   booking.duration_minutes)
+    return _person_mail(booking, "mail/demo_existing.txt", "existing", start=booking.slot_start,
+                        sequence=booking.sequence, cancelled=booking.status == "cancelled", requested=requested)
 
 
 @mail.recipe("demo-team-change", _load)
@@ -208,7 +208,7 @@ def _team_change(booking: DemoBooking, params: dict) -> mail.Outgoing:
             to_name=None,
             to_address=current_app.config["MAIL_SALES_TEAM"],
             subject=f"Demo booking #{booking.id} {verb} by the prospect: {old['date']} {old['start']}",
-            body=render_template("mail/demo_team_change.txt", lead=booking.lead, booking=booking, old=old, new=new,
+            body=render_template("mail/demo_change_team.txt", lead=booking.lead, booking=booking, old=old, new=new,
                                  verb=verb, salesperson=person, salesperson_name=person and _person_name(person)),
             locale=TEAM_LOCALE,
         )

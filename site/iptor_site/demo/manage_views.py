@@ -47,7 +47,8 @@ def _page(token: str, booking, now, *, status: int = 200, notice: str | None = N
     context = booking_changes.person_context(booking)
     html = render_template(
         "forms/demo_manage.html", booking=booking, token=token, valid=valid, standing=standing, week=week,
-        notice=notice, error=error, chosen=chosen, chosen_elsewhere=chosen_elsewhere, changed=request.args.get("changed"), **context)
+        notice=notice, error=error, chosen=chosen, chosen_elsewhere=chosen_elsewhere,
+        changed=request.args.get("changed"), **context)
     return Response(html, status=status if valid else 410)
 
 
@@ -106,7 +107,7 @@ def move(token: str):
         seen = int(request.form.get("sequence", ""))
     except ValueError:
         seen = -1
-    if slot == booking.slot_start:
+    if slot == booking.slot_start and seen == booking.sequence:
         return _page(token, booking, now, status=422, error=gettext("Your demo is already at this time."), chosen=value)
     try:
         booking_changes.move(db.session, booking, slot, seen, now)
