@@ -14,7 +14,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from formhelpers import csrf_token, demo_data, mail_text, written_mails
+from formhelpers import csrf_token, demo_data, mail_text, signed_in_staff, written_mails
 from iptor_site import mail as outbox
 from iptor_site.demo import manage
 from iptor_site.extensions import db
@@ -346,3 +346,15 @@ def test_invitation_names_the_salesperson_and_meeting_link_when_the_booking_has_
     assert event["ORGANIZER"].params["CN"] == "Eva Lind"
     assert str(event["LOCATION"]) == str(event["URL"]) == "https://meet.example.com/iptor-eva"
     assert event["SEQUENCE"] == 2 and str(event["UID"]) == "demo-7@iptor.com"
+
+
+def test_a_cancellation_in_the_back_office_cancels_the_reminders_too(app, client, clock):
+    book(client)
+    assert len(pending(app, "demo-reminder")) == 2
+    sales = signed_in_staff(app, "sales@iptor.com", "sales", now=clock.now)
+    page = sales.get("/admin/bookings/1").text
+    response = sales.post("/admin/bookings/1/status", data={"csrf_token": csrf_token(page), "status": "cancelled"})
+    assert response.status_code == 303
+    assert pending(app, "demo-reminder") == []
+    row = booking_row(app)
+    assert (row.status, row.sequence) == ("cancelled", 1)

@@ -12,6 +12,7 @@ import holidays
 CATEGORIES = ("public", "de_facto")
 
 
+@lru_cache(maxsize=32)
 def _categories(country: str) -> tuple[str, ...]:
     supported = holidays.country_holidays(country).supported_categories
     return tuple(category for category in CATEGORIES if category in supported)
@@ -25,6 +26,7 @@ def holiday_dates(country: str, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, years=year, categories=_categories(country)))
 
 
+@lru_cache(maxsize=8)
 def parse_closed_dates(value: str) -> frozenset[date]:
     """DEMO_CLOSED_DATES: comma-separated ISO dates; raises ValueError on anything else."""
     return frozenset(date.fromisoformat(part.strip()) for part in value.split(",") if part.strip())

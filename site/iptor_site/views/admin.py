@@ -27,6 +27,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .. import backoffice, consent, dsr, leads, mail, slots
+from ..demo import manage as demo_manage
 from ..extensions import db, limiter
 from ..models import AuditEntry, CookieConsentEvent, DemoBooking, Lead, PrivacyInquiry, RequestToken, StaffUser
 from ..models.staff import ROLES
@@ -194,6 +195,9 @@ def booking_status(booking_id: int):
     row.status = status
     if status == "cancelled":
         row.seat = None  # the slot is free again
+        row.sequence += 1  # the invitation's SEQUENCE: a later calendar file supersedes it
+        row.changed_at = slots.now()
+        demo_manage.cancel_reminders(db.session, row.lead_id)
         msg = leads.person_message(row.lead, "mail/demo_cancelled.txt", "demo_cancelled", booking=row,
                                    when=leads.booking_time(row), reply_to=current_app.config["MAIL_SALES_TEAM"])
         mail.enqueue(db.session, msg, kind="demo-cancelled", lead_id=row.lead_id)
