@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -135,12 +136,23 @@ def demo_slots():
     """Free slots labelled for a time zone, for the form's script, with the zone's
     localized label (a zone the browser reports may not be in the page's list)."""
     zone = _time_zone(request.args.get("tz"))
+    free = slots.free(db.session)
+    db.session.commit()
     return jsonify(
         zone=zone,
         zone_label=slots.zone_label(zone),
-        groups=[{"label": day, "options": options}
-                for day, options in slots.grouped(slots.free(db.session), zone)],
+        # The picker's sentence naming the zone with its offset, for the calendar script.
+        zone_heading=gettext("Times are shown in %(zone)s.",
+                             zone=slots.zone_name_offset(zone, free[0] if free else slots.now())),
+        groups=[{"label": day, "date": iso, "options": options}
+                for (day, options), iso in zip(slots.grouped(free, zone), _local_dates(free, zone), strict=True)],
     )
+
+
+def _local_dates(free, zone: str) -> list[str]:
+    """The ISO dates of ``slots.grouped``'s days, in the same order."""
+    local = ZoneInfo(zone)
+    return list(dict.fromkeys(slot.astimezone(local).date().isoformat() for slot in free))
 
 
 @bp.get("/demo/booked")
