@@ -159,8 +159,15 @@
           b.type = "button";
           b.className = "slot-day-button";
           b.setAttribute("data-date", day);
-          b.textContent = String(parse(day).getUTCDate());
-          b.setAttribute("aria-label", free ? days[day].label : fmt({ weekday: "long", day: "numeric", month: "long", year: "numeric" }, day));
+          // Seen: the day's number; heard: the whole date, as the page writes it.
+          var number = document.createElement("span");
+          number.setAttribute("aria-hidden", "true");
+          number.textContent = String(parse(day).getUTCDate());
+          var spoken = document.createElement("span");
+          spoken.className = "visually-hidden";
+          spoken.textContent = free ? days[day].label : fmt({ weekday: "long", day: "numeric", month: "long", year: "numeric" }, day);
+          b.appendChild(number);
+          b.appendChild(spoken);
           b.tabIndex = day === focusDay ? 0 : -1;
           // The error summary's link to the field ("#slot") lands on the grid's tab stop.
           if (day === focusDay) { b.id = "slot"; }
