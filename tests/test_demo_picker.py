@@ -144,3 +144,17 @@ def test_bad_closure_settings_stop_start_up(app, key, value, message):
     config[key] = value
     with pytest.raises(ConfigError, match=message):
         check_settings(config)
+
+
+def test_a_kept_time_taken_meanwhile_is_not_kept_again(app, client):
+    page = client.get("/de/demo").text
+    html = client.post("/de/demo", data=demo_data(page, slot="2026-12-09T08:00Z", week="2026-11-30")).text
+    assert '<input type="hidden" name="kept_slot" value="2026-12-09T08:00Z">' in html
+    other = app.test_client()
+    page = other.get("/de/demo").text
+    assert other.post("/de/demo", data=demo_data(page, slot="2026-12-09T08:00Z", email="bob@example.com")).status_code == 303
+    response = client.post("/de/demo", data=demo_data(html, slot=None))
+    assert response.status_code == 409
+    assert "kept_slot" not in response.text and "Ihr gewählter Termin" not in response.text
+    assert legends(response.text)[0] == "Montag, 7. Dezember 2026"  # the week it was on, without it
+    assert "2026-12-09T08:00Z" not in slot_values(response.text)

@@ -42,7 +42,8 @@ def _page(token: str, booking, now, *, status: int = 200, notice: str | None = N
         week = picker.week_of(free, booking.time_zone, picker.parse_week(request.values.get("week")),
                               slots.parse_slot(chosen))
         shown = {value for day in week.days for value, _ in day.times}
-        chosen_elsewhere = None if not chosen or chosen in shown else picker.chosen_label(chosen, booking.time_zone)
+        if chosen and chosen not in shown and slots.parse_slot(chosen) in free:
+            chosen_elsewhere = picker.chosen_label(chosen, booking.time_zone)
     db.session.commit()  # end the read before rendering
     context = booking_changes.person_context(booking)
     html = render_template(

@@ -59,7 +59,9 @@ def _render(form: DemoForm, zone: str, status: int = 200, notice: str | None = N
         "forms/demo.html",
         form=form,
         week=week,
-        chosen_elsewhere=None if form.slot.data in shown else picker.chosen_label(form.slot.data, zone),
+        # A time chosen on another week, still free: kept and named (a taken one is not).
+        chosen_elsewhere=(picker.chosen_label(form.slot.data, zone)
+                          if form.slot.data not in shown and slots.parse_slot(form.slot.data) in free else None),
         zone=zone,
         zones=slots.time_zone_choices(zone),
         notice=notice,
