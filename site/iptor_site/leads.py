@@ -103,7 +103,7 @@ def _row_and_lead(model, key: str):
 _load_booking = _row_and_lead(DemoBooking, "booking_id")
 
 
-@mail.recipe("demo-confirmation", _load_booking)
+@mail.recipe("demo-confirmation", manage.load_booking)
 def _demo_confirmation(booking: DemoBooking, params: dict) -> mail.Outgoing:
     """The person's confirmation, in their language and time zone, with the .ics file."""
     lead = booking.lead

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, undefer_group
 
 from .. import dsr, ics, mail, slots
 from ..models import DemoBooking, Lead, OutboxMessage
@@ -58,7 +58,7 @@ def booking_for(session: Session, token: str) -> DemoBooking | None:
     booking_id = payload.get("booking") if isinstance(payload, dict) else None
     if not isinstance(booking_id, int):
         return None
-    return session.get(DemoBooking, booking_id, options=[joinedload(DemoBooking.lead)])
+    return session.get(DemoBooking, booking_id, options=[joinedload(DemoBooking.lead), undefer_group("changes")])
 
 
 def link_valid(booking: DemoBooking, now: datetime) -> bool:
@@ -132,8 +132,10 @@ def invitation_attachment(data: bytes, cancelled: bool) -> tuple[str, str, bytes
 
 # --- mails ----------------------------------------------------------------------------------
 
-def _load(session: Session, params: dict):
-    return session.get(DemoBooking, params["booking_id"], options=[joinedload(DemoBooking.lead)])
+def load_booking(session: Session, params: dict):
+    """A recipe's loader: the booking with its lead and its change counter, read at once."""
+    return session.get(DemoBooking, params["booking_id"],
+                       options=[joinedload(DemoBooking.lead), undefer_group("changes")])
 
 
 def person_context(booking: DemoBooking, start: datetime | None = None) -> dict:
@@ -164,19 +166,19 @@ def _person_mail(booking: DemoBooking, template: str, subject: str, *, start: da
         )
 
 
-@mail.recipe("demo-moved", _load)
+@mail.recipe("demo-moved", load_booking)
 def _moved_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
     return _person_mail(booking, "mail/demo_moved.txt", "moved",
                         start=slots.parse_slot(params["slot"]), sequence=params["sequence"], cancelled=False)
 
 
-@mail.recipe("demo-cancelled-by-prospect", _load)
+@mail.recipe("demo-cancelled-by-prospect", load_booking)
 def _cancelled_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
     return _person_mail(booking, "mail/demo_cancelled_by_you.txt", "cancelled",
                         start=slots.parse_slot(params["slot"]), sequence=params["sequence"], cancelled=True)
 
 
-@mail.recipe("demo-reminder", _load)
+@mail.recipe("demo-reminder", load_booking)
 def _reminder_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
     start = slots.parse_slot(params["slot"])
     if booking.status != "booked" or booking.slot_start != start:
@@ -186,7 +188,7 @@ def _reminder_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
                         sequence=booking.sequence, cancelled=False, hours=params["hours"])
 
 
-@mail.recipe("demo-existing", _load)
+@mail.recipe("demo-existing", load_booking)
 def _existing_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
     with force_locale(booking.lead.locale):
         requested = slots.describe(slots.parse_slot(params["requested"]), booking.time_zone,
@@ -195,7 +197,7 @@ def _existing_mail(booking: DemoBooking, params: dict) -> mail.Outgoing:
                         sequence=booking.sequence, cancelled=booking.status == "cancelled", requested=requested)
 
 
-@mail.recipe("demo-team-change", _load)
+@mail.recipe("demo-team-change", load_booking)
 def _team_change(booking: DemoBooking, params: dict) -> mail.Outgoing:
     """The sales team's notice of a change the prospect made, in English and the team's zone."""
     zone = current_app.config["DEMO_TIMEZONE"]

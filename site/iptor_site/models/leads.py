@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Identity, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Identity, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import IDS_NEVER_REUSED, Base, UTCDateTime
@@ -42,6 +42,7 @@ class DemoBooking(Base):
 
     __tablename__ = "demo_bookings"
     __table_args__ = (UniqueConstraint("slot_start", "seat"), IDS_NEVER_REUSED)
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
@@ -56,9 +57,12 @@ class DemoBooking(Base):
     users: Mapped[int]
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="booked")
-    # The invitation's SEQUENCE, raised by every change the prospect makes (demo/manage.py).
-    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The invitation's SEQUENCE, raised by every change (demo/manage.py), and when. Both take
+    # the database's defaults (migration 0012) and are loaded when used (the "changes" group):
+    # an INSERT or a listing neither writes nor reads them, as before that migration.
+    sequence: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True, deferred_group="changes")
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, server_default=text("NULL"), deferred=True,
+                                                        deferred_group="changes")
 
     lead: Mapped[Lead] = relationship(back_populates="booking")
 
