@@ -105,7 +105,9 @@ def test_the_manage_page_shows_the_booking_and_get_or_head_change_nothing(app, c
     assert "Mitteleuropäische Zeit (UTC+01:00)" in page.text  # the booking's zone: the form's default for de
     assert '<meta name="robots" content="noindex">' in page.text
     assert stranger.head(path).status_code == 200
-    assert stranger.get(path + "/invitation.ics").status_code == 200
+    invitation = stranger.get(path + "/invitation.ics")
+    assert invitation.headers["Content-Type"] == "text/calendar; charset=utf-8; method=REQUEST"
+    assert icalendar.Calendar.from_ical(invitation.data)["METHOD"] == "REQUEST"
     row = booking_row(app)
     assert (row.status, row.sequence, row.slot_start) == ("booked", 0, SLOT_START)
     assert outbox_kinds(app) == before

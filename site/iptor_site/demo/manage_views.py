@@ -66,9 +66,8 @@ def invitation(token: str):
     body = booking_changes.invitation(booking)
     db.session.commit()
     method = "CANCEL" if booking.status == "cancelled" else "REQUEST"
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Type": f"text/calendar; charset=utf-8; method={method}",
-        "Content-Disposition": 'attachment; filename="iptor-demo.ics"'})
+    return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}",
+                    headers={"Content-Disposition": 'attachment; filename="iptor-demo.ics"'})
 
 
 @bp.post("/demo/manage/<token>/cancel")
