@@ -138,7 +138,6 @@ def test_book_a_demo_in_german(browser, server, app):
 
     page.wait_for_url(re.compile(r"/de/demo/booked$"))
     assert page.locator("h1").inner_text() == "Vielen Dank. Bitte prüfen Sie Ihre E-Mails"
-    assert "jonas.weber@example.at" in page.locator(".lead").inner_text()
     with app.app_context():
         booking = db.session.scalars(select(DemoBooking)).one()
         assert (booking.slot_start.strftime("%Y-%m-%dT%H:%MZ"), booking.country, booking.time_zone) == (

@@ -117,7 +117,8 @@ def demo():
         return _render(form, zone, status, notice)
 
     def done(booking_id):
-        session[SESSION_KEY] = form.email.data
+        # Nothing personal in the cookie, and the same whether a demo was booked or not.
+        session[SESSION_KEY] = 1
         return redirect(url_for(".demo_booked"), 303)
 
     return formflow.submit(form, FORM_NAME, save, render, done)
@@ -162,9 +163,7 @@ def demo_booked():
     """Post/redirect/get answer to a booking: the same page whether the demo was booked
     or the address already had one (then its booking and manage link were mailed), so it
     tells nobody whether an address has a booking. The mail has the details."""
-    address = session.get(SESSION_KEY)
-    if not isinstance(address, str):
+    if session.get(SESSION_KEY) is None:
         return redirect(url_for(".demo"))
     g.status_page = True  # personal: no canonical, not indexed
-    return render_template("forms/demo_booked.html", email=address,
-                           slot_minutes=current_app.config["DEMO_SLOT_MINUTES"])
+    return render_template("forms/demo_booked.html", slot_minutes=current_app.config["DEMO_SLOT_MINUTES"])
