@@ -24,8 +24,8 @@ def hidden_fields(page: str) -> dict[str, str]:
 
 
 def slot_values(page: str) -> list[str]:
-    select = re.search(r'<select[^>]*name="slot".*?</select>', page, re.S).group(0)
-    return [v for v in re.findall(r'<option[^>]*value="([^"]*)"', select) if v]
+    """The times the page offers: radio buttons of one week (forms/demo_picker.html)."""
+    return re.findall(r'<input type="radio" name="slot" id="[^"]+" value="([^"]+)"', page)
 
 
 def demo_data(page: str, **overrides) -> dict:

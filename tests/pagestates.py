@@ -26,6 +26,7 @@ def page_states(client, lang: str) -> dict[str, str]:
         client.post(f"/{lang}/demo", data=demo_data(page, email=f"{lang}@example.com"))
         and client.get(f"/{lang}/demo/booked").text
     )
+    states.update(manage_states(client, lang, f"{lang}@example.com"))
     page = client.get(f"/{lang}/privacy/inquiry").text
     states[f"{lang}/privacy/inquiry (errors)"] = client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(
         page, request_type="sb27", privacy_notice=None)).text
@@ -33,6 +34,23 @@ def page_states(client, lang: str) -> dict[str, str]:
         client.post(f"/{lang}/privacy/inquiry", data=inquiry_data(page, email=f"{lang}@example.com"))
         and client.get(f"/{lang}/privacy/inquiry/received").text
     )
+    return states
+
+
+def manage_states(client, lang: str, address: str) -> dict[str, str]:
+    """The "manage my booking" page of ``address``'s demo: shown, with an error, cancelled."""
+    app = client.application
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted(Path(app.config["MAIL_DIR"]).glob("*.eml"))]
+    text = [m.get_body(("plain",)).get_content() for m in mails if address in str(m["To"])][-1]
+    path = re.search(rf"https?://[^/\s]+(/{lang}/demo/manage/[A-Za-z0-9_.-]+)", text).group(1)
+    shown = client.get(path).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', shown).group(1)
+    states = {f"{lang}/demo manage": shown,
+              f"{lang}/demo manage (error)": client.post(f"{path}/move", data={
+                  "csrf_token": token, "sequence": "0", "slot": ""}).text}
+    client.post(f"{path}/cancel", data={"csrf_token": token})
+    states[f"{lang}/demo manage (cancelled)"] = client.get(f"{path}?changed=cancelled").text
     return states
 
 

@@ -201,7 +201,7 @@ def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app,
     assert before["request_status_changes"] == before["request_tokens"] == []  # went with the request
 
     with app.app_context():
-        migrations.upgrade("0011")
+        migrations.upgrade("0011")  # this migration; later ones add columns the snapshot would show
         assert snapshot() == before
         assert sqlite_schema() == schema
         with db.engine.connect() as conn:

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff, slot_values
+from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff
 from iptor_site.backoffice import accounts
 from iptor_site.core.extensions import db
-from iptor_site.demo import salespeople
+from iptor_site.demo import salespeople, slots
 from iptor_site.models import AuditEntry, DemoBooking, Lead, SalesProfile, SalesTimeOff
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # Monday 12:00 in Stockholm
@@ -149,7 +149,9 @@ def test_a_short_calendar_key_stops_start_up(make_app):
 # --- which times are offered -------------------------------------------------------------------
 
 def offered(app):
-    return slot_values(app.test_client().get("/en/demo?tz=Europe/Stockholm").text)
+    """Every time offered over the whole calendar (the page shows one week of it)."""
+    with app.app_context():
+        return [slots.slot_value(slot) for slot in slots.free(db.session)]
 
 
 def test_without_salespeople_every_slot_of_the_working_days_is_offered(app):

@@ -283,12 +283,13 @@ def test_the_first_of_the_month_is_1er_in_french_pages_mails_and_calendar_files(
     app = make_app(CLOCK=clock)
     client = app.test_client()
     page = client.get("/fr/demo").text
-    assert 'label="mardi 1er décembre 2026"' in page
+    assert "<legend>mardi 1er décembre 2026</legend>" in page
     assert client.post("/fr/demo", data=demo_data(page, email="fr@example.com")).status_code == 303
-    assert "mardi 1er décembre 2026" in visible_text(client.get("/fr/demo/booked").text)
-    calendar = client.get("/fr/demo/booked.ics").data.decode().replace("\r\n ", "")
-    assert "le mardi 1er décembre 2026" in calendar
     mail = next(m for m in written_mails(tmp_path) if m["To"] and "fr@example.com" in m["To"])
+    manage = re.search(r"http://127\.0\.0\.1:5000(/fr/demo/manage/\S+)", _mail_text(mail)).group(1)
+    assert "mardi 1er décembre 2026" in visible_text(client.get(manage).text)
+    calendar = client.get(manage + "/invitation.ics").data.decode().replace("\r\n ", "")
+    assert "le mardi 1er décembre 2026" in calendar
     assert str(mail["Subject"]) == "Votre démo Iptor multiflex le mardi 1er décembre 2026"
     assert "mardi 1er décembre 2026" in _mail_text(mail)
     attachment = next(p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar")
@@ -360,7 +361,7 @@ def test_the_french_confirmation_mail_names_the_zone_once(make_app, tmp_path, cl
     page = client.get("/fr/demo").text
     client.post("/fr/demo", data=demo_data(page, email="tz@example.com", time_zone="Europe/Paris"))
     mail = next(m for m in written_mails(tmp_path) if m["To"] and "tz@example.com" in m["To"])
-    assert "Fuseau horaire\u202f: France (heure locale) – UTC+1\n" in _mail_text(mail).replace("\r\n", "\n")
+    assert "Fuseau horaire\u202f: heure d’Europe centrale (UTC+01:00)\n" in _mail_text(mail).replace("\r\n", "\n")
 
 
 @pytest.mark.parametrize(("lang", "zone", "label"), [

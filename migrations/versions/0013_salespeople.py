@@ -1,7 +1,7 @@
 """salespeople: working hours, time off, calendars, and who gives each demo
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-30 12:00:00
 
 SQLite gets ``demo_bookings.salesperson_id`` by rebuilding the table (its named foreign
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -26,6 +26,7 @@ from iptor_site.core import (
 )
 from iptor_site.core.extensions import babel, csrf, db, limiter
 from iptor_site.core.settings import PROJECT_ROOT, check_settings, derive_key, load_settings
+from iptor_site.demo import manage_views as demo_manage_views
 from iptor_site.demo import views as demo_views
 from iptor_site.legal import documents
 from iptor_site.mail import cli as mail_cli
@@ -81,8 +82,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for commands in (translations, migrations, mail_cli, privacy_cli, backoffice_cli, consent_cli):
         commands.init_app(app)
-    for blueprint in (pages_views.bp, pages_views.negotiation, company.bp, demo_views.bp, privacy_views.bp,
-                      health.bp, consent_views.bp, backoffice_views.bp):
+    for blueprint in (pages_views.bp, pages_views.negotiation, company.bp, demo_views.bp, demo_manage_views.bp,
+                      privacy_views.bp, health.bp, consent_views.bp, backoffice_views.bp):
         app.register_blueprint(blueprint)
     brand.init_app(app)
     return app

@@ -36,6 +36,7 @@ from iptor_site.core.locales import valid_time_zone
 from iptor_site.core.security import safe_next
 from iptor_site.core.staff import ROLES, StaffUser
 from iptor_site.demo import calendar_sync, salespeople, slots
+from iptor_site.demo import manage as demo_manage
 from iptor_site.demo.bookings import booking_time
 from iptor_site.demo.models import DemoBooking, SalesProfile, SalesTimeOff
 from iptor_site.leads import people
@@ -207,6 +208,9 @@ def booking_status(booking_id: int):
     row.status = status
     if status == "cancelled":
         row.seat = None  # the slot is free again
+        row.sequence += 1  # the invitation's SEQUENCE: a later calendar file supersedes it
+        row.changed_at = clock.now()
+        demo_manage.cancel_reminders(db.session, row.lead_id)
         msg = people.person_message(row.lead, "demo/mail/demo_cancelled.txt", "demo_cancelled", booking=row,
                                     when=booking_time(row), reply_to=current_app.config["MAIL_SALES_TEAM"])
         outbox.enqueue(db.session, msg, kind="demo-cancelled", lead_id=row.lead_id)

@@ -64,7 +64,6 @@ def csp_header(extra: dict[str, list[str]] | None = None) -> str:
 
 
 def _set_headers(response: Response) -> Response:
-
     headers = response.headers
     extra = g.get("csp_extra")
     headers.setdefault("Content-Security-Policy",

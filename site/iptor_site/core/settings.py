@@ -7,12 +7,15 @@ import hmac
 import os
 import re
 import secrets
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
+from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
 from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
@@ -236,6 +239,10 @@ def load_settings(instance_path: Path) -> dict:
         "DEMO_BUFFER_MINUTES": _int("DEMO_BUFFER_MINUTES", 15),
         # Encrypts salespeople's calendar credentials; derived from SECRET_KEY when unset.
         "CALENDAR_KEY": os.environ.get("CALENDAR_KEY", ""),
+        # Nothing bookable sooner than this; public holidays of this country and these dates closed.
+        "DEMO_MIN_NOTICE_HOURS": _int("DEMO_MIN_NOTICE_HOURS", 24),
+        "DEMO_HOLIDAY_COUNTRY": os.environ.get("DEMO_HOLIDAY_COUNTRY", "SE"),
+        "DEMO_CLOSED_DATES": os.environ.get("DEMO_CLOSED_DATES", ""),
         # Forms.
         "EMAIL_CHECK_DELIVERABILITY": _bool("EMAIL_CHECK_DELIVERABILITY", False),
         "IP_STORAGE": _choice("IP_STORAGE", "truncated", {"truncated", "full"}),
@@ -318,6 +325,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int | None]] = {
     "DEMO_DAYS_AHEAD": (1, None),
     "DEMO_SEATS": (1, None),
     "DEMO_BUFFER_MINUTES": (0, 12 * 60),
+    "DEMO_MIN_NOTICE_HOURS": (0, None),
     "FORM_MIN_FILL_SECONDS": (0, None),
     "FORM_MAX_AGE_HOURS": (1, None),
     "MAX_CONTENT_LENGTH": (1024, None),
@@ -351,7 +359,6 @@ def _bad(key: str, value, what: str) -> ConfigError:
 
 
 def _check_address(key: str, value) -> None:
-
     if not isinstance(value, str) or "\n" in value or "\r" in value:
         raise _bad(key, value, "an e-mail address")
     try:
@@ -389,7 +396,6 @@ def _check_numbers(config) -> None:
 
 
 def _check_demo_calendar(config) -> None:
-
     zone = config["DEMO_TIMEZONE"]
     try:
         if not isinstance(zone, str) or not zone:
@@ -411,10 +417,27 @@ def _check_demo_calendar(config) -> None:
     parts = days.split(",") if isinstance(days, str) else [""]
     if not all(re.fullmatch(r"\s*[1-7]\s*", part) for part in parts):
         raise _bad("DEMO_WORKDAYS", days, "a comma-separated list of ISO weekdays from 1 (Monday) to 7 (Sunday)")
+    _check_closures(config)
+
+
+def _check_closures(config) -> None:
+    """DEMO_HOLIDAY_COUNTRY and DEMO_CLOSED_DATES (read by ``demo.closures``)."""
+    country = config["DEMO_HOLIDAY_COUNTRY"]
+    if not isinstance(country, str) or (country and country not in holidays.list_supported_countries()):
+        raise _bad("DEMO_HOLIDAY_COUNTRY", country,
+                   "empty or an ISO 3166 country code the holidays package knows, such as SE")
+    closed = config["DEMO_CLOSED_DATES"]
+    try:
+        if not isinstance(closed, str):
+            raise ValueError(closed)
+        for part in closed.split(","):
+            if part.strip():
+                date.fromisoformat(part.strip())
+    except ValueError as exc:
+        raise _bad("DEMO_CLOSED_DATES", closed, "comma-separated ISO dates such as 2026-12-28,2026-12-29") from exc
 
 
 def _check_rate_limits(config) -> None:
-
     for key in ("RATELIMIT_FORM_PER_IP", "RATELIMIT_FORM_PER_EMAIL"):
         value = config[key]
         try:
@@ -429,8 +452,6 @@ def _check_rate_limits(config) -> None:
 
 
 def _check_english_formats(value) -> None:
-    from babel import Locale, UnknownLocaleError
-
     try:
         locale = Locale.parse(value) if isinstance(value, str) and value else None
     except (UnknownLocaleError, ValueError, TypeError):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.consent import stamps
 from iptor_site.core.locales import force_locale
-from iptor_site.demo import assignment, calendar_file, calendar_sync, slots
+from iptor_site.demo import assignment, calendar_sync, manage, slots
 from iptor_site.demo.forms import DEMO_FORM_VERSION
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.people import TEAM_LOCALE, _add, _insert_lead, _lead_values, _row_and_lead
@@ -38,42 +38,28 @@ def booking_time(booking: DemoBooking) -> dict[str, str]:
         return slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
 
 
-def demo_calendar_file(booking: DemoBooking, details: dict[str, str] | None = None) -> bytes:
-    """The booking as an .ics file, in the current locale (``details`` from ``slots.describe``)."""
-    details = details or slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
-    return calendar_file.event(
-        uid=f"demo-{booking.id}@iptor.com",
-        start=booking.slot_start,
-        minutes=booking.duration_minutes,
-        summary=gettext("Iptor multiflex demo"),
-        description=gettext(
-            "Your demo of the Iptor multiflex Base Module on %(date)s, %(start)s–%(end)s, %(zone)s.",
-            **details,
-        ),
-        organizer=current_app.config["MAIL_SALES_TEAM"],
-        stamp=booking.lead.created_at,
-    )
-
-
+def demo_calendar_file(booking: DemoBooking) -> bytes:
+    """The booking as an invitation (.ics), in the current locale (see ``demo.manage.invitation``)."""
+    return manage.invitation(booking)
 
 
 _load_booking = _row_and_lead(DemoBooking, "booking_id")
 
 
-@outbox.recipe("demo-confirmation", _load_booking)
+@outbox.recipe("demo-confirmation", manage.load_booking)
 def _demo_confirmation(booking: DemoBooking, params: dict) -> messages.Outgoing:
-    """The person's confirmation, in their language and time zone, with the .ics file."""
+    """The person's confirmation, in their language and time zone, with the invitation."""
     lead = booking.lead
     with force_locale(lead.locale):
-        details = slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
+        context = manage.person_context(booking)  # when, salesperson, meeting link, manage link
         return messages.build_message(
             to_name=lead.name,
             to_address=lead.email,
-            subject=gettext("Your Iptor multiflex demo on %(date)s", date=details["date"]),
-            body=render_template("demo/mail/demo_confirmation.txt", lead=lead, booking=booking, when=details),
+            subject=gettext("Your Iptor multiflex demo on %(date)s", date=context["when"]["date"]),
+            body=render_template("demo/mail/demo_confirmation.txt", lead=lead, booking=booking, **context),
             locale=lead.locale,
             reply_to=current_app.config["MAIL_SALES_TEAM"],
-            attachments=(("iptor-demo.ics", "text/calendar", demo_calendar_file(booking, details)),),
+            attachments=(manage.invitation_attachment(manage.invitation(booking), booking.status == "cancelled"),),
         )
 
 
@@ -131,6 +117,7 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
             continue
         stamps.write_stamp(session, lead_id, stamp)
         _demo_mails(session, booking_id, lead_id, lead["email"])
+        manage.schedule_reminders(session, booking_id, lead_id, lead["email"], slot, now)
         calendar_sync.booking_changed(session, row)
         return booking_id
     raise SlotTaken()

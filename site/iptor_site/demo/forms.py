@@ -6,7 +6,6 @@ from flask_babel import format_number, gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     HiddenField,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -59,10 +58,11 @@ class DemoForm(AntiSpamMixin, PrivacyNoticeMixin, MarketingMixin, SiteForm):
         filters=[strip],
         validators=[Optional(), _length(2000), CleanText(multiline=True)],
     )
-    slot = SelectField(
+    # Radio buttons per day (templates/demo/demo_picker.html), checked against the live calendar by the view.
+    slot = StringField(
         _l("Date and time"),
-        validators=[_required(_l("Choose a date and time for the demo."))],
-        validate_choice=False,  # checked against the live calendar by the view
+        filters=[strip],
+        validators=[_required(_l("Choose a date and time for the demo.")), _length(40)],
     )
     time_zone = HiddenField()
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.core import get_global
-from babel.dates import format_time, get_timezone_location
+from babel.dates import format_time, get_timezone, get_timezone_gmt, get_timezone_location, get_timezone_name
 from flask import current_app
 from flask_babel import get_locale, gettext
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.core import clock
 from iptor_site.core.locales import collation_key, format_day
-from iptor_site.demo import availability
+from iptor_site.demo import availability, closures
 from iptor_site.demo.models import DemoBooking
 
 #: Time zones offered in the select; a valid zone the browser reports is added to it.
@@ -95,14 +95,15 @@ def _clock(value: str) -> time:
 
 
 def _days(at: datetime | None) -> list[date]:
-    """The next DEMO_DAYS_AHEAD working days, from tomorrow in the demo time zone."""
+    """The next DEMO_DAYS_AHEAD working days, from tomorrow in the demo time zone,
+    without public holidays (DEMO_HOLIDAY_COUNTRY) and DEMO_CLOSED_DATES."""
     config = current_app.config
     workdays = {int(d) for d in config["DEMO_WORKDAYS"].split(",")}
     day = (at or clock.now()).astimezone(ZoneInfo(config["DEMO_TIMEZONE"])).date()
     days = []
     while len(days) < config["DEMO_DAYS_AHEAD"]:
         day += timedelta(days=1)
-        if day.isoweekday() in workdays:
+        if day.isoweekday() in workdays and not closures.is_closed(day, config):
             days.append(day)
     return days
 
@@ -112,7 +113,7 @@ def is_offered(slot: datetime, at: datetime | None = None) -> bool:
     config = current_app.config
     zone = ZoneInfo(config["DEMO_TIMEZONE"])
     local = slot.astimezone(zone)
-    if local.date() not in _days(at):
+    if local.date() not in _days(at) or slot < closures.earliest(at or clock.now(), config):
         return False
     start = datetime.combine(local.date(), _clock(config["DEMO_DAY_START"]), tzinfo=zone)
     closing = datetime.combine(local.date(), _clock(config["DEMO_DAY_END"]), tzinfo=zone)
@@ -122,8 +123,10 @@ def is_offered(slot: datetime, at: datetime | None = None) -> bool:
 
 
 def offered(at: datetime | None = None) -> list[datetime]:
-    """Every slot of the next DEMO_DAYS_AHEAD working days, from tomorrow, in UTC."""
+    """Every slot of the next DEMO_DAYS_AHEAD working days, from tomorrow, in UTC, none
+    sooner than DEMO_MIN_NOTICE_HOURS."""
     config = current_app.config
+    soonest = closures.earliest(at or clock.now(), config)
     zone = ZoneInfo(config["DEMO_TIMEZONE"])
     length = timedelta(minutes=config["DEMO_SLOT_MINUTES"])
     start, end = _clock(config["DEMO_DAY_START"]), _clock(config["DEMO_DAY_END"])
@@ -132,7 +135,8 @@ def offered(at: datetime | None = None) -> list[datetime]:
         slot = datetime.combine(day, start, tzinfo=zone)
         closing = datetime.combine(day, end, tzinfo=zone)
         while slot + length <= closing:
-            slots.append(slot.astimezone(UTC))
+            if slot >= soonest:
+                slots.append(slot.astimezone(UTC))
             slot = (slot.astimezone(UTC) + length).astimezone(zone)
     return slots
 
@@ -192,5 +196,16 @@ def describe(slot: datetime, zone_name: str, minutes: int) -> dict[str, str]:
         "date": format_day(start.date(), "full", locale=locale),
         "start": format_time(start, "short", locale=locale),
         "end": format_time(finish, "short", locale=locale),
-        "zone": zone_label(zone_name, slot, locale),
+        "zone": zone_name_offset(zone_name, slot, locale),
     }
+
+
+def zone_name_offset(zone_name: str, at: datetime, locale=None) -> str:
+    """The zone's name and its offset at ``at``, in ``locale``: "Central European Time
+    (UTC+01:00)", "Mitteleuropäische Zeit (UTC+01:00)"; CLDR's names through Babel."""
+    locale = Locale.parse(locale or get_locale())
+    offset = get_timezone_gmt(at.astimezone(ZoneInfo(zone_name)), "iso8601", locale=locale)
+    if zone_name == "UTC":
+        return gettext("Coordinated Universal Time (UTC%(offset)s)", offset=offset)
+    name = get_timezone_name(get_timezone(zone_name), "long", "generic", locale=locale)
+    return gettext("%(zone)s (UTC%(offset)s)", zone=name, offset=offset)

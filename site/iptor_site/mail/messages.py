@@ -79,9 +79,13 @@ def build_message(
         msg.set_raw("List-Unsubscribe", f"<{_header(unsubscribe_url)}>")
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     for filename, mimetype, data in attachments:
+        # "text/calendar; method=REQUEST": parameters after the type (RFC 6047).
+        mimetype, *options = (piece.strip() for piece in mimetype.split(";"))
+        params = dict(option.split("=", 1) for option in options)
         maintype, _, subtype = mimetype.partition("/")
         # Text parts we attach (the .ics) are UTF-8; say so, or clients read ASCII.
-        params = {"charset": "utf-8"} if maintype == "text" else {}
+        if maintype == "text":
+            params["charset"] = "utf-8"
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_header(filename), params=params)
     # Last: adding an attachment moves the body's Content-* headers into its part.
     msg["Content-Language"] = _header(locale)

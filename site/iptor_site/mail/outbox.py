@@ -57,10 +57,11 @@ def enqueue(session: Session, msg: Outgoing, *, kind: str, lead_id: int | None) 
 
 
 def _queue(session: Session, *, kind: str, lead_id: int | None, recipient: str, message: bytes | None = None,
-           recipe: str | None = None) -> int:
+           recipe: str | None = None, due: datetime | None = None) -> int:
     now = clock.now()
+    # Mail ``due`` later (a reminder) waits in the outbox until then.
     row = OutboxMessage(created_at=now, lead_id=lead_id, kind=kind, recipient=recipient, message=message,
-                        recipe=recipe, attempts=0, next_attempt_at=now)
+                        recipe=recipe, attempts=0, next_attempt_at=due or now)
     session.add(row)
     session.flush()
     return row.id
@@ -122,6 +123,11 @@ class BuildError(Exception):
     """A message queued as a recipe could not be built; retried like a failed send."""
 
 
+class Obsolete(Exception):  # noqa: N818 - a state, not a failure
+    """Raised by a recipe whose message is no longer wanted (a reminder of a meeting that
+    has begun, moved or been cancelled): the row is deleted, not sent or retried."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How the sender builds a queued message: ``load`` reads what it needs in a
@@ -150,14 +156,14 @@ def recipe(name: str, load: Callable[[Session, dict], object], *, action: bool =
 
 
 def enqueue_recipe(session: Session, name: str, params: dict, *, to_address: str, kind: str,
-                   lead_id: int | None) -> int:
+                   lead_id: int | None, due: datetime | None = None) -> int:
     """Queue a message that the sender builds from ``params`` with the recipe ``name``.
 
     What a submission writes under the database's write lock stays small: the
     rendering and MIME encoding happen later, outside any transaction.
     """
     return _queue(session, kind=kind, lead_id=lead_id, recipient=envelope_address(to_address),
-                  recipe=json.dumps({"recipe": name, "params": params}))
+                  recipe=json.dumps({"recipe": name, "params": params}), due=due)
 
 
 def _load(session: Session, row) -> tuple[Recipe, dict, object] | BuildError:
@@ -175,6 +181,8 @@ def _build(loaded: tuple[Recipe, dict, object] | BuildError) -> bytes:
     recipe, params, data = loaded
     try:
         return recipe.build(data, params).raw
+    except Obsolete:
+        raise
     except Exception as exc:  # noqa: BLE001 - a template or data error must not stop the others
         raise BuildError(type(exc).__name__) from exc
 
@@ -252,6 +260,9 @@ def _send(session: Session, claimed: list[Claim], now: datetime, result: dict, s
                 raw = row.message if row.message is not None else _build(loaded[row.id])
                 if not _is_action(loaded.get(row.id)):  # an action's build did its work
                     transport.send(raw, row.recipient, row.id)
+            except Obsolete:
+                outcomes.append((row, "obsolete", None))
+                continue
             except (OSError, smtplib.SMTPException, BuildError) as exc:
                 outcomes.append((row, exc, None))
                 result["failed"] += 1
@@ -276,10 +287,12 @@ def _finish(session: Session, result: dict) -> None:
 
 
 def _record(session: Session, outcomes: list, now: datetime, result: dict) -> None:
-    sent, failed, later, gone = [], [], [], []
+    sent, failed, later, gone, dropped = [], [], [], [], []
     for row, error, raw in outcomes:
         if error == "skipped":
             later.append({"id": row.id, "next_attempt_at": now + BACKOFF[0]})
+        elif error == "obsolete":
+            dropped.append(row.id)
         elif error is not None:
             attempts = row.attempts + 1
             failed.append({"id": row.id, "attempts": attempts, "last_error": f"{type(error).__name__}: {error}"[:1000],
@@ -293,6 +306,8 @@ def _record(session: Session, outcomes: list, now: datetime, result: dict) -> No
     for changes in (sent, failed, later):
         if changes:
             session.execute(update(OutboxMessage), changes)
+    if dropped:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(dropped)))
     if gone:
         session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(gone)))
         result["ephemeral"] = result.get("ephemeral", 0) + len(gone)

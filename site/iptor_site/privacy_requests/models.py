@@ -103,5 +103,4 @@ class PrivacyInquiry(Base):
 
 
 def _new_reference() -> str:
-
     return new_reference()
