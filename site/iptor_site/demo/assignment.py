@@ -51,7 +51,8 @@ def places(session: Session, slot: datetime, now: datetime, *,
     session.rollback()  # end the read before the calendars are asked
     # The same window as the calendar page reads, so the minute's cached reading serves both.
     horizon = slots.offered(now) or [slot]
-    busy = availability.calendar_busy(people, min(horizon[0], slot), max(horizon[-1], slot) + availability._length())
+    busy = availability.calendar_busy(people, min(horizon[0], slot),
+                                      max(horizon[-1], slot) + availability.slot_length())
     free = availability.free_people(people, slot, booked, busy)
     free.sort(key=lambda person: (upcoming.get(person.id, 0), person.id))
     return [(person.id, person.id) for person in free]

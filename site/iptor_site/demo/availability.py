@@ -24,7 +24,7 @@ from iptor_site.demo.salespeople import Salesperson, giving_demos
 Period = tuple[datetime, datetime]
 
 
-def _length() -> timedelta:
+def slot_length() -> timedelta:
     return timedelta(minutes=current_app.config["DEMO_SLOT_MINUTES"])
 
 
@@ -82,7 +82,7 @@ def calendar_busy(people: list[Salesperson], first: datetime, last: datetime) ->
 def free_people(people: list[Salesperson], slot: datetime, booked: dict[int, list[Period]],
                 busy: dict[int, list[Period] | None]) -> list[Salesperson]:
     """The salespeople free for ``slot``, in the order given."""
-    length = _length()
+    length = slot_length()
     buffer = timedelta(minutes=current_app.config["DEMO_BUFFER_MINUTES"])
     free = []
     for person in people:
@@ -104,5 +104,5 @@ def free(session: Session, offered: list[datetime]) -> list[datetime] | None:
     if not offered:
         return []
     booked = booked_periods(session, people, offered[0], offered[-1])
-    busy = calendar_busy(people, offered[0], offered[-1] + _length())
+    busy = calendar_busy(people, offered[0], offered[-1] + slot_length())
     return [slot for slot in offered if free_people(people, slot, booked, busy)]

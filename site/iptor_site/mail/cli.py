@@ -6,8 +6,8 @@ import signal
 import threading
 
 import click
-from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo, pass_script_info, with_appcontext
 
 from iptor_site.core.extensions import db
 from iptor_site.mail import outbox
@@ -44,15 +44,15 @@ def work(app: Flask, stop: threading.Event, interval: float) -> None:
 
 @commands.command("work")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between looks at the outbox.")
-@with_appcontext
-def work_command(interval: float) -> None:
+@pass_script_info
+def work_command(info: ScriptInfo, interval: float) -> None:
     """Send mail as it arrives, until stopped (SIGTERM or Ctrl-C): the worker a
     systemd service (or `make run`) keeps running."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"outbox worker: sending due mail every {interval:g} s")
-    work(current_app._get_current_object(), stop, interval)
+    work(info.load_app(), stop, interval)
     click.echo("outbox worker stopped")
 
 
