@@ -15,7 +15,7 @@ class StaffSignInFailures(Base):
 
     An attacker's network locks only itself out; the staff member signs in from theirs.
     The counter is changed only by single conditional statements (see
-    ``backoffice.authenticate``), so concurrent attempts cannot pass it.
+    ``backoffice.accounts.authenticate``), so concurrent attempts cannot pass it.
     """
 
     __tablename__ = "staff_sign_in_failures"

@@ -99,7 +99,7 @@ class DatabaseStorage(Storage):
     request then does. A window that has closed starts again at the next hit; the rows
     of closed windows are deleted now and then (at most every ``PURGE_SECONDS``).
 
-    The database is the current Flask app's (``db.current_engine()``), so several apps in one
+    The database is the current Flask app's (``core.database.current_engine()``), so several apps in one
     process (tests) each count in their own; ``engine`` fixes one instead.
     """
 

@@ -28,7 +28,7 @@ def public_url(endpoint: str, **values) -> str:
     marketing export's unsubscribe links) are built.
 
     The base is SITE_URL (mandatory in production), in development without it
-    ``config.DEVELOPMENT_SITE_URL``; never the request's Host header, which the sender
+    ``core.settings.DEVELOPMENT_SITE_URL``; never the request's Host header, which the sender
     of a request chooses. Works the same in a request, a command or the mail worker.
     """
     base = urlsplit(current_app.config["SITE_URL"] or DEVELOPMENT_SITE_URL)

@@ -58,8 +58,6 @@ def request_id(incoming: str | None) -> str:
 
 #: A rule's variable with its converter, ``<locale:lang>``: logged as ``<lang>``.
 _VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
-#: Where the route of a request is left in the WSGI environ, for ``performance.FastPages``' replays.
-ROUTE = "iptor_site.route"
 
 
 def route_of(rule: str | None) -> str | None:
@@ -94,7 +92,6 @@ def _start() -> None:
 def _finish(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     route = route_of(request.url_rule.rule if request.url_rule else None)
-    request.environ[ROUTE] = route
     log_request(g.get("request_id", ""), request.method, route, request.endpoint, response.status_code,
                 g.get("request_started", time.perf_counter()),
                 0 if response.status_code == 304 else response.calculate_content_length(), client_ip())

@@ -140,7 +140,7 @@ def make_unreadable(session: Session, tables) -> None:
 def vacuum_sqlite(engine) -> None:
     """SQLite: rebuild the file without free pages, then empty the write-ahead log.
     VACUUM cannot run in a transaction: it goes over a raw connection, which this
-    app's connections leave in autocommit (see ``db._tune_sqlite``)."""
+    app's connections leave in autocommit (see ``core.database``)."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()

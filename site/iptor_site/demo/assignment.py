@@ -4,7 +4,7 @@ upcoming demos first (ties: the longest-standing account), so the work goes roun
 The database has the last word: a booking takes the seat of its salesperson (the seat
 number is the salesperson's id) and the unique index on (salesperson_id, slot_start)
 refuses a second live booking of one salesperson at one time, however many requests
-race for it (``models.leads.DemoBooking``). The caller tries the places in order, each
+race for it (``demo.models.DemoBooking``). The caller tries the places in order, each
 insert in its own transaction, and takes the first the database accepts.
 """
 

@@ -110,7 +110,7 @@ def _read(person: Salesperson, start: datetime, end: datetime) -> list[tuple[dat
 # --- writing the site's demo events -------------------------------------------------------
 
 def event_uid(booking_id: int) -> str:
-    """The booking's UID, the same as the prospect's .ics file has (``leads.demo_calendar_file``)."""
+    """The booking's UID, the same as the prospect's .ics file has (``demo.bookings.demo_calendar_file``)."""
     return f"demo-{booking_id}@iptor.com"
 
 

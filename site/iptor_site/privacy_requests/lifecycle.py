@@ -51,7 +51,7 @@ def unsubscribe_token(address: str) -> str:
 
 def unsubscribe_url(address: str, lang: str) -> str:
     """The link marketing mail to ``address`` carries (List-Unsubscribe and in the text),
-    and the marketing export's: on SITE_URL (``rendering.public_url``)."""
+    and the marketing export's: on SITE_URL (``core.rendering.public_url``)."""
 
     return public_url("privacy_requests.unsubscribe", lang=lang, token=unsubscribe_token(address))
 
