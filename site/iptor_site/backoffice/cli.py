@@ -64,7 +64,6 @@ def export_command(output, site_url: str | None) -> None:
     db.session.commit()
 
 
-
 # --- the salespeople's working hours, time off and calendar (`flask staff hours|off|calendar`) ---
 
 def _day(value: str, name: str) -> date:

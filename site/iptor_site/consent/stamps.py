@@ -81,10 +81,6 @@ def statement_label(key: str) -> Markup:
     return escape(template) % {"policy": policy_link()}
 
 
-
-
-
-
 def _text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -180,7 +176,6 @@ def write_stamp(session: Session, lead_id: int, stamp: Stamp) -> None:
         hash=link_hash(prev_hash=prev_hash, created_at=values["created_at"], digest=digest), items=items,
     ))
     session.flush()
-
 
 
 # --- verifying the chain -----------------------------------------------------------------

@@ -87,10 +87,6 @@ class PageCache:
                 self.entries.popitem(last=False)
 
 
-
-
-
-
 _compressed = PageCache(256)
 
 def _encoding() -> str | None:

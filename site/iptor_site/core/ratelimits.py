@@ -41,7 +41,6 @@ class RateLimitCounter(Base):
     expires_at: Mapped[float] = mapped_column(Double, index=True)
 
 
-
 def _hashed(kind: str, value: str) -> str:
     """``kind:`` and a keyed hash of ``value``: a stable key that names nobody."""
     app = current_app

@@ -22,16 +22,6 @@ class SlotTaken(Exception):
     """Every seat of the chosen slot was booked first by someone else."""
 
 
-
-
-
-
-
-
-
-
-
-
 def booking_time(booking: DemoBooking) -> dict[str, str]:
     """The booked slot as the person reads it: their time zone and language."""
     with force_locale(booking.lead.locale):
@@ -121,25 +111,5 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
         calendar_sync.booking_changed(session, row)
         return booking_id
     raise SlotTaken()
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 

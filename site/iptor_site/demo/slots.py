@@ -38,8 +38,6 @@ DEFAULT_TIME_ZONE = {
 }
 
 
-
-
 def utc_offset(zone_name: str, at: datetime) -> str:
     """The zone's offset from UTC at ``at``: "UTC", "UTC+1", "UTC−3", "UTC+5:30"."""
     offset = at.astimezone(ZoneInfo(zone_name)).utcoffset() or timedelta(0)

@@ -59,8 +59,6 @@ def _email_field(label) -> StringField:
     )
 
 
-
-
 #: A value no option of a select offers (a tampered form): our message, in the site's
 #: catalogues, not WTForms' ("N'est pas un choix valide." with a straight apostrophe).
 NOT_OFFERED = _l("Choose one of the options offered.")
@@ -83,12 +81,6 @@ class CountryField(SelectField):
     def pre_validate(self, form):
         if self.data and self.data not in country_codes(str(get_locale())):
             raise ValidationError(NOT_OFFERED)
-
-
-
-
-
-
 
 
 EXCLUDED_TERRITORIES = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"}

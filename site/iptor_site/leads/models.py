@@ -38,12 +38,6 @@ class Lead(Base):
                            passive_deletes=True)
 
 
-
-
-
-
-
-
 class SpamSubmission(Base):
     """A submission the honeypot or the fill-time check caught, kept for review."""
 

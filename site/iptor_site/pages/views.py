@@ -32,11 +32,6 @@ bp = Blueprint("pages", __name__, url_prefix="/<locale:lang>")
 negotiation = Blueprint("negotiation", __name__)
 
 
-
-
-
-
-
 #: Pages listed in the sitemap, with the locales each exists in.
 SITEMAP_PAGES = {
     "pages.landing": lambda: list(LOCALES),

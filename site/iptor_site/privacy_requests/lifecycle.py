@@ -39,7 +39,6 @@ SUBJECT, SYSTEM = "data subject", "system"
 # --- addresses, hashed --------------------------------------------------------------
 
 
-
 def _unsubscribe_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
 
@@ -65,13 +64,6 @@ def read_unsubscribe_token(token: str) -> str | None:
 
 
 # --- public references ----------------------------------------------------------------
-
-
-
-
-
-
-
 
 
 # --- deadlines and status -----------------------------------------------------------
@@ -216,7 +208,6 @@ def claim_verification(session: Session, inquiry: PrivacyInquiry, now: datetime)
 # --- what a verified request does by itself --------------------------------------------
 
 
-
 def opt_out(session: Session, hashed: str, *, source: str, now: datetime) -> int:
     """Marketing off at once for every lead of the address, revocations recorded, address suppressed."""
     leads = list(session.scalars(select(Lead).where(Lead.email_hash == hashed)))
@@ -249,54 +240,12 @@ def same_address(session: Session, inquiry: PrivacyInquiry) -> list[PrivacyInqui
         .order_by(PrivacyInquiry.id)))
 
 
-
-
-
 # --- whose rows: addresses compared as the person's, whatever their case ---------------
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- the access export ----------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
 # --- erasure ----------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 

@@ -57,10 +57,6 @@ class ErasureRecord(Base):
     deleted: Mapped[str] = mapped_column(Text)  # JSON: kind -> count
 
 
-
-
-
-
 class ProcessingLimit(Base):
     """A verified restriction or objection, kept for the person (the keyed hash of the
     address, like a suppression), so that it also covers leads made after it."""
