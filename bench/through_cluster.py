@@ -97,7 +97,7 @@ def main() -> int:
         slots_file = workdir / "slots.txt"
         slots_file.write_text(subprocess.run(  # noqa: S603
             [run.VENV_BIN / "python", "-c",
-             "from iptor_site import create_app, slots\napp = create_app()\n"
+             "from iptor_site import create_app\nfrom iptor_site.demo import slots\napp = create_app()\n"
              "with app.app_context(): print('\\n'.join(slots.slot_value(s) for s in slots.offered()))"],
             env=env, cwd=run.ROOT, capture_output=True, text=True, check=True).stdout)
         for index, connections in enumerate(run.CONNECTIONS):
