@@ -33,15 +33,12 @@ def serve(html):
     return handler
 
 
-@pytest.mark.parametrize("width", [390, 1366])
-def test_no_wcag_violations_on_any_page_or_form_state(browser, server, client, axe_source, width):
-    states = all_states(client)
-    # axe is injected by the test, which the site's CSP (rightly) forbids.
-    context = browser.new_context(base_url=server, bypass_csp=True, viewport={"width": width, "height": 900})
-    page = context.new_page()
+def axe_failures(page, server, states, axe_source, route="__state") -> list[str]:
+    """Each WCAG 2.1 A/AA violation axe finds in the page states (name → HTML), served
+    one by one under ``/<locale>/<route>/<n>``, as "state: rule: help — elements"."""
     failures = []
     for n, (name, html) in enumerate(states.items()):
-        url = f"{server}/{name.split('/', 1)[0]}/__state/{n}"
+        url = f"{server}/{name.split('/', 1)[0]}/{route}/{n}"
         page.route(url, serve(html))
         page.goto(url)
         page.add_script_tag(content=axe_source)
@@ -51,6 +48,16 @@ def test_no_wcag_violations_on_any_page_or_form_state(browser, server, client, a
             WCAG21_AA,
         )
         failures += [f"{name}: {v}" for v in violations]
+    return failures
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_no_wcag_violations_on_any_page_or_form_state(browser, server, client, axe_source, width):
+    states = all_states(client)
+    # axe is injected by the test, which the site's CSP (rightly) forbids.
+    context = browser.new_context(base_url=server, bypass_csp=True, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    failures = axe_failures(page, server, states, axe_source)
     context.close()
     assert failures == []
 

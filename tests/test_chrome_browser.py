@@ -8,7 +8,7 @@ import pytest
 
 from iptor_site.core.locales import LOCALES
 from pagestates import TRACKING, all_states
-from test_accessibility import WCAG21_AA, axe_source, serve  # noqa: F401 (axe_source is a fixture)
+from test_accessibility import axe_failures, axe_source, serve  # noqa: F401 (axe_source is a fixture)
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -128,18 +128,7 @@ def test_no_wcag_violations_in_the_dark_theme(browser, server, client, axe_sourc
                                   viewport={"width": width, "height": 900})
     page = context.new_page()
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
-    failures = []
-    for n, (name, html) in enumerate(states.items()):
-        url = f"{server}/{name.split('/', 1)[0]}/__dark_state/{n}"
-        page.route(url, serve(html))
-        page.goto(url)
-        page.add_script_tag(content=axe_source)
-        violations = page.evaluate(
-            "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
-            ".map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))",
-            WCAG21_AA,
-        )
-        failures += [f"{name}: {v}" for v in violations]
+    failures = axe_failures(page, server, states, axe_source, route="__dark_state")
     context.close()
     assert failures == []
 

@@ -7,11 +7,9 @@ sets (X-Forwarded-For/-Proto), since nginx's choice is not the test's."""
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import json
 import os
-import re
 import signal
 import socket
 import ssl
@@ -23,6 +21,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine
 
+from formhelpers import hidden_fields
 from iptor_site.core.settings import PROJECT_ROOT
 
 CLUSTER_PY = PROJECT_ROOT / "deploy" / "cluster.py"
@@ -104,17 +103,6 @@ class Visitor:
 
     def post(self, path, data, **kw) -> Answer:
         return self.request("POST", path, data=data, **kw)
-
-
-def hidden_fields(page: str) -> dict:
-    form = re.search(r'<form method="post"[^>]*>.*?</form>', page, re.S).group(0)
-    fields = {}
-    for tag in re.findall(r"<input[^>]*>", form):
-        if 'type="hidden"' in tag:
-            name = re.search(r'name="([^"]+)"', tag).group(1)
-            value = re.search(r'value="([^"]*)"', tag)
-            fields[name] = html.unescape(value.group(1)) if value else ""
-    return fields
 
 
 def inquiry(visitor, email, server=None, form_server=None) -> Answer:

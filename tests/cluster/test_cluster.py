@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from clusterhelpers import hidden_fields, inquiry
+from clusterhelpers import inquiry
+from formhelpers import hidden_fields
 
 pytestmark = pytest.mark.cluster
 
