@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -361,7 +362,8 @@ def test_invitation_names_the_salesperson_and_meeting_link_when_the_booking_has_
     assert event["SEQUENCE"] == 2 and str(event["UID"]) == "demo-7@iptor.com"
 
 
-def test_a_cancellation_in_the_back_office_cancels_the_reminders_too(app, client, clock):
+def test_a_cancellation_in_the_back_office_cancels_the_reminders_and_sends_a_cancel_invitation(
+        app, client, clock, tmp_path):
     book(client)
     assert len(pending(app, "demo-reminder")) == 2
     sales = signed_in_staff(app, "sales@iptor.com", "sales", now=clock.now)
@@ -371,3 +373,34 @@ def test_a_cancellation_in_the_back_office_cancels_the_reminders_too(app, client
     assert pending(app, "demo-reminder") == []
     row = booking_row(app)
     assert (row.status, row.sequence) == ("cancelled", 1)
+    # The prospect is told once, with an invitation that takes the demo out of their calendar.
+    (notice,) = [msg for msg in mails_to(tmp_path, "anna.schmidt@example.com") if "storniert" in msg["Subject"]]
+    part, calendar = calendar_of(notice)
+    assert part.get_param("method") == "CANCEL"
+    (event,) = calendar.walk("VEVENT")
+    assert (str(calendar["METHOD"]), event["SEQUENCE"], str(event["UID"])) == ("CANCEL", 1, "demo-1@iptor.com")
+
+
+def test_two_staff_cancelling_at_once_cancel_and_mail_once(app, client, clock, tmp_path):
+    book(client)
+    pages = []
+    staff = []
+    for address in ("sales@iptor.com", "sales2@iptor.com"):
+        person = signed_in_staff(app, address, "sales", now=clock.now)
+        staff.append(person)
+        pages.append(person.get("/admin/bookings/1").text)  # both pages show the booking as booked
+    barrier = threading.Barrier(2)
+
+    def press(index):
+        barrier.wait()
+        return staff[index].post("/admin/bookings/1/status",
+                                 data={"csrf_token": csrf_token(pages[index]), "status": "cancelled"}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = list(pool.map(press, range(2)))
+    assert codes == [303, 303]
+    notes = [person.get("/admin/bookings/1").text for person in staff]
+    assert sum("already cancelled; nothing changed" in note for note in notes) == 1
+    assert booking_row(app).sequence == 1
+    notices = [msg for msg in mails_to(tmp_path, "anna.schmidt@example.com") if "storniert" in msg["Subject"]]
+    assert len(notices) == 1

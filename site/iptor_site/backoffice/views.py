@@ -37,7 +37,6 @@ from iptor_site.core.security import safe_next
 from iptor_site.core.staff import ROLES, StaffUser
 from iptor_site.demo import calendar_sync, salespeople, slots
 from iptor_site.demo import manage as demo_manage
-from iptor_site.demo.bookings import booking_time
 from iptor_site.demo.models import DemoBooking, SalesProfile, SalesTimeOff
 from iptor_site.leads import people
 from iptor_site.leads.models import Lead
@@ -203,18 +202,17 @@ def booking(booking_id: int):
 def booking_status(booking_id: int):
     row = _get_or_404(DemoBooking, booking_id)
     status = request.form.get("status")
-    if status not in BOOKING_STATUSES[1:] or row.status == "cancelled":
+    if status not in BOOKING_STATUSES[1:]:
         abort(400)
-    row.status = status
-    if status == "cancelled":
-        row.seat = None  # the slot is free again
-        row.sequence += 1  # the invitation's SEQUENCE: a later calendar file supersedes it
-        row.changed_at = clock.now()
-        demo_manage.cancel_reminders(db.session, row.lead_id)
-        msg = people.person_message(row.lead, "demo/mail/demo_cancelled.txt", "demo_cancelled", booking=row,
-                                    when=booking_time(row), reply_to=current_app.config["MAIL_SALES_TEAM"])
-        outbox.enqueue(db.session, msg, kind="demo-cancelled", lead_id=row.lead_id)
-        calendar_sync.booking_changed(db.session, row)  # the event leaves the salesperson's calendar
+    if row.status == "cancelled" or (
+            # The slot is freed, the prospect told and the calendars updated once, by
+            # whichever press changed the row (a colleague's or the prospect's may come first).
+            status == "cancelled" and not demo_manage.cancel_for_team(db.session, row, clock.now())):
+        db.session.rollback()
+        flash(f"Booking #{booking_id} was already cancelled; nothing changed.")
+        return redirect(url_for(".booking", booking_id=booking_id), 303)
+    if status != "cancelled":
+        row.status = status
     _audit("booking-status", f"booking #{row.id}", status)
     db.session.commit()
     flash(f"Booking #{row.id} is now {status}.")

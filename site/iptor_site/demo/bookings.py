@@ -22,12 +22,6 @@ class SlotTaken(Exception):
     """Every seat of the chosen slot was booked first by someone else."""
 
 
-def booking_time(booking: DemoBooking) -> dict[str, str]:
-    """The booked slot as the person reads it: their time zone and language."""
-    with force_locale(booking.lead.locale):
-        return slots.describe(booking.slot_start, booking.time_zone, booking.duration_minutes)
-
-
 def demo_calendar_file(booking: DemoBooking) -> bytes:
     """The booking as an invitation (.ics), in the current locale (see ``demo.manage.invitation``)."""
     return manage.invitation(booking)

@@ -184,6 +184,12 @@ def _cancelled_mail(booking: DemoBooking, params: dict) -> messages.Outgoing:
                         start=slots.parse_slot(params["slot"]), sequence=params["sequence"], cancelled=True)
 
 
+@outbox.recipe("demo-cancelled-by-team", load_booking)
+def _cancelled_by_team_mail(booking: DemoBooking, params: dict) -> messages.Outgoing:
+    return _person_mail(booking, "demo/mail/demo_cancelled.txt", "cancelled",
+                        start=slots.parse_slot(params["slot"]), sequence=params["sequence"], cancelled=True)
+
+
 @outbox.recipe("demo-reminder", load_booking)
 def _reminder_mail(booking: DemoBooking, params: dict) -> messages.Outgoing:
     start = slots.parse_slot(params["slot"])
@@ -278,6 +284,30 @@ def cancel(session: Session, booking: DemoBooking, now: datetime) -> bool:
                         {"booking_id": booking.id, "slot": slots.slot_value(row.slot_start), "sequence": row.sequence},
                         to_address=lead.email, kind="demo-cancelled-by-prospect", lead_id=lead.id)
     _team_notice(session, booking.id, lead.id, row.slot_start, None)
+    return True
+
+
+def cancel_for_team(session: Session, booking: DemoBooking, now: datetime) -> bool:
+    """Cancel the booking for the sales team (the back-office); False when it was
+    cancelled already (two staff pressing at once, or the prospect first). One UPDATE
+    decides, so only one press frees the place and mails the prospect the cancellation
+    with its invitation file."""
+    row = session.execute(
+        update(DemoBooking).where(DemoBooking.id == booking.id, DemoBooking.status != "cancelled")
+        .values(status="cancelled", seat=None, sequence=DemoBooking.sequence + 1, changed_at=now)
+        .returning(DemoBooking.sequence, DemoBooking.slot_start)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return False
+    lead = booking.lead
+    session.refresh(booking)
+    calendar_sync.booking_changed(session, booking)  # the event leaves the salesperson's calendar
+    cancel_reminders(session, lead.id)
+    outbox.enqueue_recipe(session, "demo-cancelled-by-team",
+                          {"booking_id": booking.id, "slot": slots.slot_value(row.slot_start),
+                           "sequence": row.sequence},
+                          to_address=lead.email, kind="demo-cancelled", lead_id=lead.id)
     return True
 
 

@@ -73,7 +73,6 @@ def person_message(lead: Lead, template: str, subject_key: str, *, reply_to: str
 
 
 SUBJECTS = {
-    "demo_cancelled": _l("Your Iptor multiflex demo has been cancelled"),
     "request_started": _l("We have started on your privacy request"),
     "request_completed": _l("Your privacy request has been completed"),
     "request_rejected": _l("About your privacy request"),
