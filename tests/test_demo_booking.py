@@ -209,6 +209,39 @@ def test_concurrent_bookings_of_one_slot_let_exactly_one_win(app, server):
     assert count(app, OutboxMessage) == 3
 
 
+def test_simultaneous_first_bookings_from_one_address_book_one_demo(app, server, tmp_path):
+    """Each asks for another time, so only the one-demo-per-address rule can stop them."""
+    contenders = 6
+    barrier = threading.Barrier(contenders)
+    results = [None] * contenders
+
+    def book(n):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                             NoRedirect)
+        page = opener.open(f"{server}/en/demo").read().decode()
+        address = "Anna.Schmidt@Example.com" if n % 2 else "anna.schmidt@example.com"
+        body = urllib.parse.urlencode(demo_data(page, slot=slot_values(page)[n], email=address)).encode()
+        barrier.wait()
+        try:
+            results[n] = opener.open(f"{server}/en/demo", data=body).status
+        except urllib.error.HTTPError as exc:  # a redirect, not followed
+            results[n] = exc.code
+
+    threads = [threading.Thread(target=book, args=(n,)) for n in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert results == [303] * contenders  # every one gets the same answer
+    assert count(app, DemoBooking) == 1
+    with app.app_context():
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    # The one booked is confirmed; each of the others is mailed the existing booking.
+    assert kinds.count("demo-confirmation") == 1
+    assert kinds.count("demo-existing") == contenders - 1
+
+
 def test_slots_endpoint_labels_times_for_the_script(client):
     data = client.get("/fr/demo/slots?tz=Europe/Paris").get_json()
     assert data["zone"] == "Europe/Paris"

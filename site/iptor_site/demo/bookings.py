@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.consent import stamps
 from iptor_site.core.locales import force_locale
-from iptor_site.demo import assignment, calendar_sync, manage, slots
+from iptor_site.demo import calendar_sync, manage, slots
 from iptor_site.demo.forms import DEMO_FORM_VERSION
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.people import TEAM_LOCALE, _add, _insert_lead, _lead_values, _row_and_lead
@@ -69,12 +69,15 @@ def _demo_mails(session: Session, booking_id: int, lead_id: int, address: str) -
                         to_address=current_app.config["MAIL_SALES_TEAM"], kind="demo-team", lead_id=lead_id)
 
 
-def book_demo(session: Session, form, *, slot: datetime, policy_version: str, now: datetime) -> int:
+def book_demo(session: Session, form, *, slot: datetime, places: list[tuple[int, int | None]],
+              policy_version: str, now: datetime) -> int:
     """Add the lead, its consent stamp, the booking and its mail to the caller's
     transaction; returns the booking's id.
 
-    Each free seat of the slot is tried in a savepoint; the database's unique
-    (slot, seat) constraint decides who gets it. Raises SlotTaken when all are gone.
+    ``places`` are ``assignment.places`` for the slot: a free salesperson's place
+    (fewest upcoming demos first), or a free seat when nobody is set up to give demos.
+    Each is tried in a savepoint; the database's unique indexes decide who gets it.
+    Raises SlotTaken when all are gone.
     """
     lead = _lead_values(form, "demo", now)
     booking = {
@@ -89,9 +92,7 @@ def book_demo(session: Session, form, *, slot: datetime, policy_version: str, no
     }
     stamp = stamps.prepare_stamp(form, form_name="demo", form_version=DEMO_FORM_VERSION,
                                   policy_version=policy_version, now=now)
-    # A free salesperson's place (fewest upcoming demos first), or a free seat when nobody
-    # is set up to give demos; each is tried in a savepoint.
-    for seat, salesperson_id in assignment.places(session, slot, now):
+    for seat, salesperson_id in places:
         try:
             with session.begin_nested():
                 lead_id = _insert_lead(session, lead)

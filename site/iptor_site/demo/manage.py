@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, undefer_group
 
@@ -359,10 +359,20 @@ def move(session: Session, booking: DemoBooking, slot: datetime, seen_sequence: 
 # --- one booking per address -----------------------------------------------------------------
 
 def upcoming_booking_id(session: Session, address: str, now: datetime) -> int | None:
-    """The address's booked demo that has not started, if any."""
+    """The address's booked demo that has not started, if any.
+
+    The answer holds until the caller's transaction ends, so two simultaneous first
+    bookings from one address cannot both see none: on PostgreSQL this takes an
+    advisory lock on the address until the transaction ends (the second booking waits,
+    then sees the first); on SQLite a POST's transaction holds the write lock from its
+    BEGIN (see ``core.database``)."""
+    digest = people.email_hash(address)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two keys from the hash (the two-int form), apart from the consent chain's key.
+        session.execute(select(func.pg_advisory_xact_lock(int(digest[:7], 16), int(digest[7:14], 16))))
     return session.scalar(
         select(DemoBooking.id).join(Lead, DemoBooking.lead_id == Lead.id)
-        .where(Lead.email_hash == people.email_hash(address), DemoBooking.status == "booked",
+        .where(Lead.email_hash == digest, DemoBooking.status == "booked",
                DemoBooking.seat.is_not(None), DemoBooking.slot_start > now)
         .order_by(DemoBooking.slot_start).limit(1))
 

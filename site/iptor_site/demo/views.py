@@ -23,7 +23,7 @@ from wtforms import SelectChoice
 from iptor_site.core.extensions import csrf, db, limiter
 from iptor_site.core.locales import valid_time_zone
 from iptor_site.core.ratelimits import per_email, per_ip
-from iptor_site.demo import bookings, manage, picker, slots
+from iptor_site.demo import assignment, bookings, manage, picker, slots
 from iptor_site.demo.forms import MAX_USERS, DemoForm
 from iptor_site.leads import antispam, submission
 from iptor_site.leads.forms import country_choices
@@ -102,6 +102,11 @@ def demo():
         slot = slots.parse_slot(form.slot.data)
         if slot is None or not slots.is_offered(slot, now):
             raise submission.FormRejected("slot", gettext("Choose one of the times offered."), 422)
+        # The places to try come first: reading them ends the transaction's reads before the
+        # calendars are asked over the network. The rest is one transaction, so the address's
+        # upcoming booking, looked up (and on PostgreSQL locked) here, cannot appear before
+        # the commit.
+        places = assignment.places(db_session, slot, now)
         existing = manage.upcoming_booking_id(db_session, form.email.data, now)
         if existing is not None:
             # One upcoming demo per address: its booking and manage link go to the address,
@@ -109,8 +114,8 @@ def demo():
             manage.mail_existing(db_session, existing, form.email.data, slot)
             return None
         try:
-            return bookings.book_demo(db_session, form, slot=slot,
-                                   policy_version=privacy_version(), now=now)
+            return bookings.book_demo(db_session, form, slot=slot, places=places,
+                                      policy_version=privacy_version(), now=now)
         except bookings.SlotTaken:
             raise submission.FormRejected("slot", _taken_message()) from None
 
