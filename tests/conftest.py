@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,7 +146,25 @@ def make_app(tmp_path, database_url):
 
     yield _make
     for app in apps:
-        app.extensions["database"].kw["bind"].dispose()
+        _close_database(app)
+
+
+def _close_database(app, timeout: float = 60) -> None:
+    """Close the app's pooled connections once every one is back in the pool.
+
+    A thread may still hold one when the test ends: the scrubber rewriting tables after
+    an erasure, or the ``server`` fixture's request thread finishing its teardown after
+    the browser or client has its answer. Disposing then would leave that connection
+    to go back into the discarded pool and be garbage-collected unclosed later, in
+    another test (psycopg's ResourceWarning, an error under ``filterwarnings = error``)."""
+    scrubber = app.extensions.get("scrubber")
+    if scrubber is not None:
+        scrubber.wait_idle(timeout)
+    engine = app.extensions["database"].kw["bind"]
+    deadline = time.monotonic() + timeout
+    while engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    engine.dispose()
 
 
 @pytest.fixture
