@@ -96,7 +96,8 @@ def radicale(tmp_path):
 
 @pytest.fixture
 def app(make_app):
-    return make_app(CLOCK=lambda: MONDAY_NOON)
+    # Radicale listens on loopback over plain http, which only this setting allows.
+    return make_app(CLOCK=lambda: MONDAY_NOON, CALENDAR_PRIVATE_HOSTS=True)
 
 
 def event(uid: str, start: datetime, end: datetime, *, transparent=False, all_day=False) -> str:

@@ -2,11 +2,12 @@
 offered; who gets a booking; and the database refusing one salesperson twice at a time."""
 
 import http.cookiejar
+import socket
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff
 from iptor_site.backoffice import accounts
 from iptor_site.core.extensions import db
-from iptor_site.demo import salespeople, slots
+from iptor_site.demo import calendars, salespeople, slots
 from iptor_site.models import AuditEntry, DemoBooking, Lead, SalesProfile, SalesTimeOff
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # Monday 12:00 in Stockholm
@@ -116,6 +117,57 @@ def test_time_off_from_the_command_line(app):
     assert cli(app, "staff", "off", "anna@iptor.com", "2026-12-02", "--remove").exit_code == 0
     with app.app_context():
         assert len(db.session.scalars(select(SalesTimeOff)).all()) == 1
+
+
+@pytest.mark.parametrize("url", [
+    "http://cal.example.com/anna/work/",  # credentials in the clear
+    "https://127.0.0.1:5232/anna/work/",
+    "https://[::1]/anna/",
+    "https://10.1.2.3/anna/",
+    "https://169.254.169.254/latest/",
+    "https://localhost/anna/",
+    "https://calendar.localhost/anna/",
+])
+def test_a_calendar_on_a_local_or_private_host_or_without_https_is_refused(app, url):
+    salesperson(app, "anna@iptor.com")
+    result = cli(app, "staff", "calendar", "anna@iptor.com", "--url", url, "--username", "anna",
+                 "--password-stdin", stdin="secret\n")
+    assert result.exit_code != 0
+    assert "https" in result.output if url.startswith("http:") else "CALENDAR_PRIVATE_HOSTS" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(SalesProfile.calendar_url)).one() is None
+
+
+def test_private_calendar_hosts_are_allowed_when_the_operator_says_so(make_app):
+    app = make_app(CLOCK=lambda: MONDAY_NOON, CALENDAR_PRIVATE_HOSTS=True)
+    salesperson(app, "anna@iptor.com")
+    result = cli(app, "staff", "calendar", "anna@iptor.com", "--url", "http://10.1.2.3:5232/anna/",
+                 "--username", "anna", "--password-stdin", stdin="secret\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_stored_calendar_that_resolves_to_a_private_address_is_never_contacted(app, monkeypatch):
+    """However it got there (stored while allowed, or a name that now resolves inward)."""
+    staff_id = salesperson(app, "anna@iptor.com")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    with app.app_context():
+        db.session.get(SalesProfile, staff_id).calendar_url = f"https://127.0.0.1:{port}/anna/"
+        db.session.commit()
+        (person,) = salespeople.giving_demos(db.session)
+        calendars.forget()
+        with pytest.raises(calendars.CalendarUnavailable):
+            calendars.busy(person, MONDAY_NOON, MONDAY_NOON + timedelta(days=1))
+        with pytest.raises(calendars.CalendarHostRefused):
+            calendars.put_event(person.calendar_url, None, 1, b"BEGIN:VCALENDAR")
+        # A public name is let through, with redirects (which could lead inward) refused.
+        monkeypatch.setattr(socket, "getaddrinfo",
+                            lambda *args, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.32.10", 443))])
+        assert calendars._client("https://cal.example.com/anna/", None).session.max_redirects == 0
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nobody knocked
+    listener.close()
 
 
 def test_calendar_credentials_are_stored_encrypted(app, make_app):

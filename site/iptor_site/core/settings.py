@@ -239,6 +239,9 @@ def load_settings(instance_path: Path) -> dict:
         "DEMO_BUFFER_MINUTES": _int("DEMO_BUFFER_MINUTES", 15),
         # Encrypts salespeople's calendar credentials; derived from SECRET_KEY when unset.
         "CALENDAR_KEY": os.environ.get("CALENDAR_KEY", ""),
+        # Calendar servers on loopback or private networks (an in-house CalDAV server), and
+        # plain http to them; off, a calendar must be an https address on the internet.
+        "CALENDAR_PRIVATE_HOSTS": _bool("CALENDAR_PRIVATE_HOSTS", False),
         # Nothing bookable sooner than this; public holidays of this country and these dates closed.
         "DEMO_MIN_NOTICE_HOURS": _int("DEMO_MIN_NOTICE_HOURS", 24),
         "DEMO_HOLIDAY_COUNTRY": os.environ.get("DEMO_HOLIDAY_COUNTRY", "SE"),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import caldav
 from flask import current_app
 
-from iptor_site.demo.salespeople import Salesperson, decrypt_credentials
+from iptor_site.demo.salespeople import Salesperson, calendar_host_allowed, decrypt_credentials
 
 #: How long busy times read from a calendar are used before it is read again.
 CACHE_SECONDS = 60
@@ -42,10 +42,19 @@ def forget() -> None:
         _cache.clear()
 
 
+class CalendarHostRefused(Exception):
+    """The calendar's host is on loopback or a private network, which the settings refuse."""
+
+
 def _client(url: str, credentials: str | None) -> caldav.DAVClient:
+    if not calendar_host_allowed(url):
+        raise CalendarHostRefused(url)
     username, password = decrypt_credentials(credentials)
-    return caldav.DAVClient(url=url, username=username, password=password, timeout=TIMEOUT,
-                            enable_rfc6764=False)
+    client = caldav.DAVClient(url=url, username=username, password=password, timeout=TIMEOUT,
+                              enable_rfc6764=False)
+    if not current_app.config["CALENDAR_PRIVATE_HOSTS"]:
+        client.session.max_redirects = 0  # a redirect could lead past the check to a private host
+    return client
 
 
 def busy(person: Salesperson, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import re
+import socket
 from dataclasses import dataclass
 from datetime import date, time
 from urllib.parse import urlsplit
@@ -119,6 +121,46 @@ def checked_url(value: str, what: str) -> str:
     return value
 
 
+def _private(address: str) -> bool:
+    return not ipaddress.ip_address(address.split("%")[0]).is_global
+
+
+def checked_calendar_url(value: str) -> str:
+    """A calendar address staff may enter: https on the internet, unless the operator
+    allows servers on loopback and private networks (CALENDAR_PRIVATE_HOSTS), which may
+    also be plain http. Without it, a sales account could make the site send requests
+    (with a password) to services only the server can reach."""
+    url = checked_url(value, "calendar address")
+    if current_app.config["CALENDAR_PRIVATE_HOSTS"]:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise SalesError(f"the calendar address must be https, got {url!r}")
+    host = (parts.hostname or "").rstrip(".").lower()
+    try:
+        literal = _private(host)
+    except ValueError:
+        literal = host == "localhost" or host.endswith(".localhost")
+    if literal:
+        raise SalesError(f"the calendar address names a local or private host ({host}); "
+                         "set CALENDAR_PRIVATE_HOSTS=on to allow one")
+    return url
+
+
+def calendar_host_allowed(url: str) -> bool:
+    """Before each request to a calendar: False when CALENDAR_PRIVATE_HOSTS is off and the
+    host resolves to a loopback, private, link-local or reserved address (or does not
+    resolve), however the address was stored."""
+    if current_app.config["CALENDAR_PRIVATE_HOSTS"]:
+        return True
+    parts = urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return parts.scheme == "https" and bool(found) and not any(_private(info[4][0]) for info in found)
+
+
 def set_hours(session: Session, user: StaffUser, hours: str, time_zone: str | None,
               meeting_url: str | None = None) -> SalesProfile:
     """Set the weekly hours (and zone, and the meeting link when given; "" removes it)."""
@@ -156,7 +198,7 @@ def set_calendar(session: Session, user: StaffUser, url: str | None, username: s
     if not url or not url.strip():
         profile.calendar_url = profile.calendar_credentials = None
         return
-    url = checked_url(url, "calendar address")
+    url = checked_calendar_url(url)
     if keep_password and not password and profile.calendar_credentials:
         password = decrypt_credentials(profile.calendar_credentials)[1] or ""
     profile.calendar_url = url
