@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload, undefer_group
 from iptor_site.core import clock
 from iptor_site.core.locales import force_locale
 from iptor_site.core.rendering import public_url
-from iptor_site.demo import assignment, calendar_file, calendar_sync, slots
+from iptor_site.demo import calendar_file, calendar_sync, slots
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads import people
 from iptor_site.leads.models import Lead
@@ -319,15 +319,13 @@ class Stale(Exception):
     """The booking changed since the page was shown (moved, cancelled, started)."""
 
 
-def move(session: Session, booking: DemoBooking, slot: datetime, seen_sequence: int, now: datetime) -> None:
+def move(session: Session, booking: DemoBooking, slot: datetime, places: list[tuple[int, int | None]],
+         seen_sequence: int, now: datetime) -> None:
     """Move the booking to ``slot`` if it is unchanged since the page showed version
-    ``seen_sequence``: one UPDATE per place (a free salesperson, or a seat), in a
-    savepoint, where the unique indexes decide the place and the sequence decides
-    between two moves.
+    ``seen_sequence``: one UPDATE per place of ``places`` (``assignment.places``: a free
+    salesperson, or a seat), in a savepoint, where the unique indexes decide the place
+    and the sequence decides between two moves.
     Raises Stale or SlotTaken."""
-    # A free salesperson at the new time (or a free seat when nobody gives demos); this
-    # ends the transaction's reads, so it comes first.
-    places = assignment.places(session, slot, now, exclude_booking=booking.id)
     old, previous = booking.slot_start, booking.salesperson_id
     lead = booking.lead
     for seat, salesperson_id in places:

@@ -10,8 +10,8 @@ from wtforms.validators import ValidationError
 
 from iptor_site.core import clock
 from iptor_site.core.extensions import csrf, db
+from iptor_site.demo import assignment, picker, slots
 from iptor_site.demo import manage as booking_changes
-from iptor_site.demo import picker, slots
 
 bp = Blueprint("demo_manage", __name__, url_prefix="/<locale:lang>")
 
@@ -109,8 +109,13 @@ def move(token: str):
         seen = -1
     if slot == booking.slot_start and seen == booking.sequence:
         return _page(token, booking, now, status=422, error=gettext("Your demo is already at this time."), chosen=value)
+    # Where the booking could go (a free salesperson, or a seat); the read ends before the
+    # calendars are asked over the network, and the move is a transaction of its own.
+    reading = assignment.read(db.session, slot, now, exclude_booking=booking.id)
+    db.session.rollback()
+    places = assignment.places(reading, slot, now)
     try:
-        booking_changes.move(db.session, booking, slot, seen, now)
+        booking_changes.move(db.session, booking, slot, places, seen, now)
     except booking_changes.Stale:
         db.session.rollback()
         db.session.expire_all()

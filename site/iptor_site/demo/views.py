@@ -102,11 +102,12 @@ def demo():
         slot = slots.parse_slot(form.slot.data)
         if slot is None or not slots.is_offered(slot, now):
             raise submission.FormRejected("slot", gettext("Choose one of the times offered."), 422)
-        # The places to try come first: reading them ends the transaction's reads before the
-        # calendars are asked over the network. The rest is one transaction, so the address's
-        # upcoming booking, looked up (and on PostgreSQL locked) here, cannot appear before
-        # the commit.
-        places = assignment.places(db_session, slot, now)
+        # The places to try come first, and their read ends before the calendars are asked
+        # over the network. The rest is one transaction, so the address's upcoming booking,
+        # looked up (and on PostgreSQL locked) here, cannot appear before the commit.
+        reading = assignment.read(db_session, slot, now)
+        db_session.rollback()
+        places = assignment.places(reading, slot, now)
         existing = manage.upcoming_booking_id(db_session, form.email.data, now)
         if existing is not None:
             # One upcoming demo per address: its booking and manage link go to the address,
