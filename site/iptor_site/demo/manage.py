@@ -264,26 +264,37 @@ def _standing(booking_id: int, now: datetime):
             DemoBooking.slot_start > now)
 
 
-def cancel(session: Session, booking: DemoBooking, now: datetime) -> bool:
-    """Cancel the booking if it still stands; False when it was already cancelled (a
-    second press, another tab) or has started. One UPDATE decides: only the request
-    that changes the row sends mail."""
+def _cancel_where(session: Session, booking: DemoBooking, now: datetime, conditions, recipe: str):
+    """Cancel the booking with one UPDATE under ``conditions``; when it changed the row,
+    free the calendars and reminders and mail the prospect with ``recipe``. Returns the
+    cancelled slot's start, or None when another request cancelled it first."""
     row = session.execute(
-        update(DemoBooking).where(*_standing(booking.id, now))
+        update(DemoBooking).where(DemoBooking.id == booking.id, *conditions)
         .values(status="cancelled", seat=None, sequence=DemoBooking.sequence + 1, changed_at=now)
         .returning(DemoBooking.sequence, DemoBooking.slot_start)
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
-        return False
+        return None
     lead = booking.lead
     session.refresh(booking)
     calendar_sync.booking_changed(session, booking)  # the event leaves the salesperson's calendar
     cancel_reminders(session, lead.id)
-    outbox.enqueue_recipe(session, "demo-cancelled-by-prospect",
-                        {"booking_id": booking.id, "slot": slots.slot_value(row.slot_start), "sequence": row.sequence},
-                        to_address=lead.email, kind="demo-cancelled-by-prospect", lead_id=lead.id)
-    _team_notice(session, booking.id, lead.id, row.slot_start, None)
+    outbox.enqueue_recipe(session, recipe,
+                          {"booking_id": booking.id, "slot": slots.slot_value(row.slot_start),
+                           "sequence": row.sequence},
+                          to_address=lead.email, kind=recipe, lead_id=lead.id)
+    return row.slot_start
+
+
+def cancel(session: Session, booking: DemoBooking, now: datetime) -> bool:
+    """Cancel the booking if it still stands; False when it was already cancelled (a
+    second press, another tab) or has started. One UPDATE decides: only the request
+    that changes the row sends mail."""
+    cancelled = _cancel_where(session, booking, now, _standing(booking.id, now), "demo-cancelled-by-prospect")
+    if cancelled is None:
+        return False
+    _team_notice(session, booking.id, booking.lead_id, cancelled, None)
     return True
 
 
@@ -292,23 +303,8 @@ def cancel_for_team(session: Session, booking: DemoBooking, now: datetime) -> bo
     cancelled already (two staff pressing at once, or the prospect first). One UPDATE
     decides, so only one press frees the place and mails the prospect the cancellation
     with its invitation file."""
-    row = session.execute(
-        update(DemoBooking).where(DemoBooking.id == booking.id, DemoBooking.status != "cancelled")
-        .values(status="cancelled", seat=None, sequence=DemoBooking.sequence + 1, changed_at=now)
-        .returning(DemoBooking.sequence, DemoBooking.slot_start)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return False
-    lead = booking.lead
-    session.refresh(booking)
-    calendar_sync.booking_changed(session, booking)  # the event leaves the salesperson's calendar
-    cancel_reminders(session, lead.id)
-    outbox.enqueue_recipe(session, "demo-cancelled-by-team",
-                          {"booking_id": booking.id, "slot": slots.slot_value(row.slot_start),
-                           "sequence": row.sequence},
-                          to_address=lead.email, kind="demo-cancelled", lead_id=lead.id)
-    return True
+    return _cancel_where(session, booking, now, (DemoBooking.status != "cancelled",),
+                         "demo-cancelled-by-team") is not None
 
 
 class SlotTaken(Exception):
