@@ -39,7 +39,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 lint: install
-	$(BIN)/ruff check site tests migrations bench
+	$(BIN)/ruff check site tests migrations bench deploy scripts
 	$(BIN)/bandit -q -c pyproject.toml -r site -ll
 
 # Everything: lint, Bandit and the whole suite, browser (Chromium) and Nu Html Checker (Java) included.

@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -218,7 +219,6 @@ class Cluster:
         (self.workdir / "nginx").mkdir()
         self._spawn("nginx", [NGINX, "-c", str(conf), "-p", str(self.workdir / "nginx"), "-g", "daemon off;"],
                     dict(os.environ))
-        import ssl
 
         context = ssl.create_default_context(cafile=self.state["cert"])
         wait_until(lambda: answers(f"https://127.0.0.1:{self.port}/healthz", context), "nginx",

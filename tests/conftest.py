@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
@@ -187,7 +192,6 @@ def browser():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium package")
         pytest.skip(f"browser tests need {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -219,8 +223,6 @@ class Clock:
 
 @pytest.fixture
 def clock():
-    from datetime import UTC, datetime
-
     return Clock(datetime(2026, 11, 30, 11, 0, tzinfo=UTC))
 
 
@@ -248,7 +250,6 @@ class _Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.peers.append(session.peer)
-        from email import message_from_bytes, policy
 
         self.messages.append(
             (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
@@ -257,16 +258,12 @@ class _Inbox:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _start_smtp(port: int):
-    from aiosmtpd.controller import Controller
-
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

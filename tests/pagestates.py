@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from formhelpers import demo_data, inquiry_data
 from iptor_site.core.locales import LOCALES
+from iptor_site.privacy_requests import lifecycle
 
 STATIC_PAGES = ["/", "/pricing", "/pricing?users=25", "/pricing?users=abc", "/pricing?users=20000", "/privacy", "/demo",
                 "/privacy/inquiry", "/privacy/inquiry?type=sb27", "/cookies", "/company", "/no-such-page"]
@@ -64,7 +65,6 @@ def all_states(client) -> dict[str, str]:
 def link_states(client, lang: str) -> dict[str, str]:
     """name → HTML for the pages behind mailed links in ``lang``: each page, the page again
     after a POST without its token, and a used link."""
-    from iptor_site.privacy_requests import lifecycle
 
     app = client.application
     address = f"links.{lang}@example.com"

@@ -18,14 +18,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from limits.storage import RedisStorage
 from markupsafe import escape
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from formhelpers import demo_data, inquiry_data
 from iptor_site.core import ratelimits
-from iptor_site.core.database import normalize_url
-from iptor_site.core.extensions import db
+from iptor_site.core.database import is_unavailable, normalize_url
+from iptor_site.core.extensions import db, limiter
 from iptor_site.demo.forms import DemoForm
 from iptor_site.models import Lead, OutboxMessage, RateLimitCounter, SpamSubmission
 from iptor_site.privacy_requests import intake
@@ -201,8 +202,6 @@ class TestDatabaseStorage:
         assert storage.get("email:burst") == threads * per_thread
 
     def test_is_the_default_and_stores_no_address(self, make_app):
-        from iptor_site.core.extensions import limiter
-
         app = make_app(CLOCK=lambda: NOW)
         assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
         client = app.test_client()
@@ -246,10 +245,6 @@ def redis_db():
 
 
 def test_limits_can_be_counted_in_redis(make_app, redis_db):
-    from limits.storage import RedisStorage
-
-    from iptor_site.core.extensions import limiter
-
     statuses = []
     for _ in range(3):  # a new app each time: the counts live in Redis, not in the process
         app = make_app(CLOCK=lambda: NOW, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_FORM_PER_EMAIL="2 per hour")
@@ -361,7 +356,6 @@ def test_database_down_for_real(make_app, tmp_path):
 
 @pytest.mark.parametrize("form_class", [DemoForm, InquiryForm])
 def test_every_visible_field_has_a_place_in_the_error_summary(app, form_class):
-
     with app.test_request_context("/en/demo"):
         form = form_class()
         visible = set(form._fields) - {"csrf_token", "started", "website", "time_zone"}
@@ -610,10 +604,7 @@ def test_the_per_address_limit_holds_across_gunicorn_workers(gunicorn_site):
 
 def test_a_programming_error_is_not_taken_for_an_unavailable_database(app):
     """A missing table or a typo in SQL stays a 500 (a bug to fix), not a 503."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
 
-    from iptor_site.core.database import is_unavailable
 
     with app.app_context():
         with pytest.raises(DBAPIError) as missing:

@@ -1,13 +1,16 @@
 """What a visitor does in a real browser (Debian's Chromium through Playwright)."""
 
 import re
+from email import message_from_bytes, policy
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from formhelpers import send_outbox
+from formhelpers import inquiry_data, send_outbox
+from iptor_site.backoffice import accounts
+from iptor_site.core.clock import now
 from iptor_site.core.extensions import db
-from iptor_site.models import DemoBooking
+from iptor_site.models import DemoBooking, ErasureRecord, Lead, PrivacyInquiry
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +33,6 @@ def page_without_js(browser, server):
 
 def wait_for_mails(tmp_path, predicate, app):
     """The mail the browser's last request queued, once the app's sender has sent it."""
-    from email import message_from_bytes, policy
 
     send_outbox(app)
     mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
@@ -234,12 +236,6 @@ def test_inquiry_by_keyboard_alone(browser, server):
 
 
 def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
-
-    from sqlalchemy import func, select
-
-    from iptor_site.core.extensions import db
-    from iptor_site.models import ErasureRecord, Lead, PrivacyInquiry
-
     context = browser.new_context(base_url=server, locale="nl-NL")
     page = context.new_page()
     page.goto("/nl/privacy")
@@ -275,13 +271,6 @@ def test_verified_erasure_in_dutch(browser, server, app, tmp_path):
 
 
 def test_privacy_officer_extends_and_completes_a_request(browser, server, app, tmp_path):
-    from email import message_from_bytes, policy
-
-    from formhelpers import inquiry_data
-    from iptor_site.backoffice import accounts
-    from iptor_site.core.clock import now
-    from iptor_site.core.extensions import db
-
     with app.app_context():
         accounts.create_staff(db.session, "dpo@iptor.com", "correct horse battery staple", "privacy", now())
         db.session.commit()

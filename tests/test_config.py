@@ -1,10 +1,15 @@
 """Settings: safe in development, strict in production."""
 
+import ast
+import inspect
+import re
+
 import pytest
 
 from iptor_site import create_app
 from iptor_site.core import settings
-from iptor_site.core.settings import ConfigError
+from iptor_site.core.rendering import public_url
+from iptor_site.core.settings import DEVELOPMENT_SITE_URL, PROJECT_ROOT, ConfigError, load_settings
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
@@ -30,8 +35,6 @@ def test_production_uses_secure_cookies(monkeypatch):
 
 
 def test_development_key_is_random_and_kept(monkeypatch, tmp_path):
-    from iptor_site.core.settings import load_settings
-
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("IPTOR_ENV", raising=False)
     first = load_settings(tmp_path)["SECRET_KEY"]
@@ -89,9 +92,6 @@ def test_production_starts_with_its_address_and_hosts(monkeypatch):
 
 
 def test_development_builds_mailed_links_on_a_fixed_base_without_site_url(monkeypatch):
-    from iptor_site.core.rendering import public_url
-    from iptor_site.core.settings import DEVELOPMENT_SITE_URL
-
     monkeypatch.delenv("IPTOR_ENV", raising=False)
     monkeypatch.delenv("SITE_URL", raising=False)
     app = create_app({"SECRET_KEY": "x" * 40})
@@ -105,8 +105,6 @@ def test_development_builds_mailed_links_on_a_fixed_base_without_site_url(monkey
 
 def config_env_names() -> set[str]:
     """The environment variables settings.py reads: the names passed to os.environ.get and the readers."""
-    import ast
-    import inspect
 
 
     readers = {"_int", "_decimal", "_bool", "_at_least", "_choice", "_matching"}
@@ -229,10 +227,6 @@ def test_every_bad_setting_table_row_names_a_setting_config_reads():
 
 
 def test_the_readme_lists_every_setting():
-    import re
-
-    from iptor_site.core.settings import PROJECT_ROOT
-
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     listed = set()

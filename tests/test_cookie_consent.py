@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from formhelpers import inquiry_data
-from iptor_site.consent.cookie_consent import COOKIE
+from iptor_site.consent.cookie_consent import COOKIE, categories
 from iptor_site.core.extensions import db
 from iptor_site.models import ConsentStamp, CookieConsentEvent
 
@@ -212,8 +212,6 @@ def test_form_submissions_are_linked_to_the_browsers_consent_id(app, client):
 
 @pytest.mark.parametrize("lang", ["en", "nl", "fr", "de"])
 def test_cookie_list_comes_from_the_banners_configuration(client, lang):
-    from iptor_site.consent.cookie_consent import categories
-
     page = client.get(f"/{lang}/cookies").text
     listed = re.findall(r"<th scope=\"row\"><code>([^<]+)</code></th>", page)
     with client.application.test_request_context(f"/{lang}/cookies"):

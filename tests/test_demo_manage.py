@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import icalendar
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer_group
 
@@ -119,7 +120,6 @@ def test_a_forged_or_foreign_token_finds_nothing(app, client, tmp_path):
     path = manage_path(mails_to(tmp_path, "anna.schmidt@example.com")[0])
     assert client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB")).status_code == 404
     # A token signed for another purpose of the site does not open a booking.
-    from itsdangerous import URLSafeSerializer
     other = URLSafeSerializer(app.config["SECRET_KEY"], salt="something-else").dumps({"booking": 1})
     assert client.get(f"/de/demo/manage/{other}").status_code == 404
 

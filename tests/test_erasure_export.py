@@ -5,9 +5,12 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -17,8 +20,18 @@ from formhelpers import demo_data, inquiry_data, mailed_link, press_the_button, 
 from iptor_site.core import scrubbing
 from iptor_site.core.extensions import db
 from iptor_site.leads import people
-from iptor_site.models import AuditEntry, CookieConsentEvent, Lead, OutboxMessage, SpamSubmission
+from iptor_site.models import (
+    AuditEntry,
+    CookieConsentEvent,
+    DemoBooking,
+    Lead,
+    OutboxMessage,
+    PrivacyInquiry,
+    SpamSubmission,
+)
 from iptor_site.privacy_requests import data_export, retention
+from iptor_site.privacy_requests.export_page import Formatter
+from test_validity import VNU
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "vic.case@example.com"
@@ -71,7 +84,6 @@ def database_bytes(app) -> list[tuple[str, bytes]]:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            from pathlib import Path
 
             path = Path(engine.url.database)
             return [(p.name, p.read_bytes()) for p in path.parent.glob(path.name + "*")]
@@ -298,11 +310,6 @@ def test_the_privacy_page_shows_the_periods_the_purge_enforces(make_app, lang, h
 
 @pytest.mark.java
 def test_the_export_page_is_valid_html(app, tmp_path):
-    import shutil
-    import subprocess
-
-    from test_validity import VNU
-
     java = shutil.which("java")
     if not (java and VNU.exists()):
         if os.environ.get("CI") == "true":
@@ -320,10 +327,6 @@ def test_the_export_page_is_valid_html(app, tmp_path):
 
 
 def test_purge_deletes_leads_exactly_past_their_periods(app):
-    from datetime import date
-
-    from iptor_site.models import DemoBooking, PrivacyInquiry
-
     minute = timedelta(minutes=1)
     demo = timedelta(days=30.44 * app.config["RETENTION_DEMO_MONTHS"])
     closed = timedelta(days=365.25 * app.config["RETENTION_REQUEST_YEARS"])
@@ -363,8 +366,6 @@ def test_purge_deletes_leads_exactly_past_their_periods(app):
 @pytest.mark.parametrize(("lang", "expected"), [("fr", "1er décembre 2026"), ("de", "1. Dezember 2026"),
                                                 ("nl", "1 december 2026"), ("en", "1 December 2026")])
 def test_the_export_writes_the_first_of_the_month_as_each_language_does(app, lang, expected):
-    from iptor_site.privacy_requests.export_page import Formatter
-
     first = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
     with app.test_request_context(f"/{lang}/"):
         formatter = Formatter(lang)

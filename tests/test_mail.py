@@ -9,6 +9,7 @@ from email.header import decode_header, make_header
 from email.utils import parseaddr
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -328,7 +329,6 @@ WORDS = st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "
 def test_headers_are_encoded_for_smtp_and_read_back_as_written(subject, name):
     """Any name and subject, in any script, travel as 7-bit RFC 5322 headers (RFC 2047
     encoded words where needed) with CRLF line ends, and read back as written."""
-    from flask import Flask
 
     app = Flask("headers")
     app.config["MAIL_FROM"] = "Iptor <no-reply@iptor.com>"

@@ -1,5 +1,6 @@
 """The landing and pricing copy: per-locale content files, complete, translated, safe and cached by version."""
 
+import csv
 import re
 import shutil
 
@@ -162,8 +163,6 @@ def test_an_edited_content_file_changes_the_content_version_and_the_page(make_ap
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_copy_uses_no_term_the_glossary_forbids(locale):
-    import csv
-
     with (PROJECT_ROOT / "translations" / "GLOSSARY.csv").open(encoding="utf-8", newline="") as fh:
         patterns = [(row["concept"], re.compile(row[f"forbidden_{locale}"], re.IGNORECASE))
                     for row in csv.DictReader(fh) if row[f"forbidden_{locale}"]]
@@ -176,8 +175,6 @@ def test_the_copy_uses_no_term_the_glossary_forbids(locale):
 
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_the_copy_names_the_privacy_form_and_product_by_their_glossary_terms(locale):
-    import csv
-
     with (PROJECT_ROOT / "translations" / "GLOSSARY.csv").open(encoding="utf-8", newline="") as fh:
         terms = {row["concept"]: row[locale] for row in csv.DictReader(fh)}
     text = " ".join(str(value) for _, value in leaves(load("landing", locale)))

@@ -4,14 +4,17 @@ import gzip
 import json
 import logging
 import re
+from datetime import timedelta
 
 import brotli
 import pytest
 
+from formhelpers import inquiry_data
 from iptor_site.consent.cookie_consent import COOKIE
 from iptor_site.core.assets import Assets
 from iptor_site.core.locales import LOCALES
 from iptor_site.core.requestlog import JsonFormatter
+from iptor_site.pages import views
 
 PUBLIC = ["/", "/pricing", "/privacy", "/demo", "/privacy/inquiry", "/cookies", "/company"]
 TRACKING = {"GA_MEASUREMENT_ID": "G-TEST1234", "HUBSPOT_PORTAL_ID": "1234567"}
@@ -51,7 +54,6 @@ def test_etag_and_304(client, path):
 def test_a_form_page_shown_later_is_sent_again_with_a_new_form_token(make_app, clock):
     """The demo form carries a token stamped with the time it was shown: shown later, the page
     differs, so the earlier ETag does not match and the new page (and token) is sent."""
-    from datetime import timedelta
 
     client = make_app(CLOCK=clock).test_client()
     first = client.get("/nl/demo")
@@ -79,8 +81,6 @@ def test_text_is_compressed_as_negotiated(client, accept, encoding):
 
 
 def test_public_pages_are_cached_and_shareable_forms_are_not(client, app, monkeypatch):
-    from iptor_site.pages import views
-
     calls = []
     original = views.render_template
     monkeypatch.setattr(views, "render_template", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
@@ -118,7 +118,6 @@ def test_the_cache_never_mixes_visitors(make_app):
 def test_visitors_who_made_the_same_choice_share_one_cached_page(make_app, monkeypatch):
     """The cache keys on the categories agreed to, never on the consent cookie's anonymous
     ID: two visitors who both accepted get the page rendered once; one who rejected, another."""
-    from iptor_site.pages import views
 
     app = make_app(**TRACKING)
     calls = []
@@ -135,8 +134,6 @@ def test_visitors_who_made_the_same_choice_share_one_cached_page(make_app, monke
 
 
 def test_personal_pages_are_never_stored(client):
-    from formhelpers import inquiry_data
-
     page = client.get("/en/privacy/inquiry").text
     client.post("/en/privacy/inquiry", data=inquiry_data(page))
     assert client.get("/en/privacy/inquiry/received").headers["Cache-Control"] == "no-store"

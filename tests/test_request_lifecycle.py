@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from formhelpers import (
@@ -23,6 +23,7 @@ from formhelpers import (
 )
 from iptor_site import create_app
 from iptor_site.backoffice import accounts
+from iptor_site.core import migrations
 from iptor_site.core.extensions import db
 from iptor_site.core.settings import ConfigError
 from iptor_site.leads import people
@@ -407,10 +408,6 @@ def test_the_retired_days_setting_is_refused_by_name(monkeypatch):
 # --- the migration gives existing requests a reference and keeps their limits ------------------
 
 def test_the_migration_gives_existing_requests_references_and_keeps_limits(make_app, empty_database_url):
-    from sqlalchemy import text
-
-    from iptor_site.core import migrations
-
     app = make_app(DATABASE_URL=empty_database_url)
     with app.app_context():
         migrations.upgrade("0005")

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff
 from iptor_site.backoffice import accounts
 from iptor_site.core.extensions import db
+from iptor_site.core.settings import ConfigError
 from iptor_site.demo import calendars, salespeople, slots
 from iptor_site.models import AuditEntry, DemoBooking, Lead, SalesProfile, SalesTimeOff
 
@@ -192,8 +193,6 @@ def test_calendar_credentials_are_stored_encrypted(app, make_app):
 
 
 def test_a_short_calendar_key_stops_start_up(make_app):
-    from iptor_site.core.settings import ConfigError
-
     with pytest.raises(ConfigError, match="CALENDAR_KEY must be empty or at least 32 characters"):
         make_app(CALENDAR_KEY="short")
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from formhelpers import inquiry_data, signed_in_staff
 from iptor_site.backoffice import accounts
+from iptor_site.core.database import begin_writing
 from iptor_site.core.extensions import db
 from iptor_site.models import AuditEntry, Base, Lead, PrivacyInquiry
 
@@ -133,9 +134,7 @@ def test_concurrent_submissions_all_get_in(make_app):
 
 def test_begin_writing_takes_the_write_lock_before_the_first_read(make_app, tmp_path):
     """Outside a POST a transaction begins without a lock; ``begin_writing`` asks for it up front."""
-    from sqlalchemy import text
 
-    from iptor_site.core.database import begin_writing
 
     path = tmp_path / "lock.sqlite3"
     app = make_app(DATABASE_URL=f"sqlite:///{path}")

@@ -20,6 +20,7 @@ from iptor_site.core.settings import PROJECT_ROOT
 from iptor_site.demo import slots
 from iptor_site.leads.forms import country_choices
 from iptor_site.leads.people import SUBJECTS
+from iptor_site.privacy_requests import lifecycle
 from iptor_site.privacy_requests.erasure import DELETION_KINDS
 from iptor_site.privacy_requests.forms import REQUEST_TYPES
 from pagestates import TRACKING, page_states
@@ -382,7 +383,6 @@ def test_a_zone_outside_the_list_gets_a_localized_label_from_the_server(make_app
 
 def test_french_privacy_request_pages_and_mails_have_no_break_spaces_before_high_punctuation(
         make_app, tmp_path, clock):
-    from iptor_site.privacy_requests import lifecycle
 
     app = make_app(CLOCK=clock)
     client = app.test_client()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from clusterhelpers import CLUSTER_PY, Inbox, RunningCluster, free_port
 from iptor_site.core.settings import PROJECT_ROOT
@@ -17,8 +18,6 @@ from iptor_site.core.settings import PROJECT_ROOT
 
 @pytest.fixture(scope="session")
 def smtp_sink():
-    from aiosmtpd.controller import Controller
-
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()

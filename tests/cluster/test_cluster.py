@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import ssl
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from http.client import HTTPException
@@ -64,9 +67,6 @@ def test_headers_through_the_proxy_are_the_apps(cluster):
 
 
 def test_nginx_offers_http2_over_tls_with_the_pinned_certificate(cluster):
-    import socket
-    import ssl
-
     context = ssl.create_default_context(cafile=cluster.state["cert"])  # its own: the others speak HTTP/1.1
     context.set_alpn_protocols(["h2", "http/1.1"])
     with socket.create_connection(("127.0.0.1", cluster.port)) as raw, \
@@ -219,7 +219,6 @@ class Load:
         try:
             body(n)
         except Exception as exc:  # noqa: BLE001 - reported by the test
-            import traceback
 
             self.crashes.append(traceback.format_exc())
             raise AssertionError(str(exc)) from exc
@@ -344,7 +343,6 @@ def test_stopping_the_cluster_leaves_nothing_behind(cluster):
     assert cluster.stop() == 0
     assert [pid for pid in pids if running(pid)] == []
     assert not workdir.exists()
-    import socket
 
     for port in (cluster.port, *cluster.app_ports.values(), state["postgres"]["port"], state["redis_port"]):
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
