@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, undefer_group
+from sqlalchemy.orm import Session, joinedload
 
 from iptor_site.core import clock
 from iptor_site.core.locales import force_locale
@@ -64,7 +64,7 @@ def booking_for(session: Session, token: str) -> DemoBooking | None:
     booking_id = payload.get("booking") if isinstance(payload, dict) else None
     if not isinstance(booking_id, int):
         return None
-    return session.get(DemoBooking, booking_id, options=[joinedload(DemoBooking.lead), undefer_group("changes")])
+    return session.get(DemoBooking, booking_id, options=[joinedload(DemoBooking.lead)])
 
 
 def link_valid(booking: DemoBooking, now: datetime) -> bool:
@@ -139,9 +139,9 @@ def invitation_attachment(data: bytes, cancelled: bool) -> tuple[str, str, bytes
 # --- mails ----------------------------------------------------------------------------------
 
 def load_booking(session: Session, params: dict):
-    """A recipe's loader: the booking with its lead and its change counter, read at once."""
+    """A recipe's loader: the booking with its lead, read at once."""
     return session.get(DemoBooking, params["booking_id"],
-                       options=[joinedload(DemoBooking.lead), undefer_group("changes")])
+                       options=[joinedload(DemoBooking.lead)])
 
 
 def person_context(booking: DemoBooking, start: datetime | None = None) -> dict:

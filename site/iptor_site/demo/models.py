@@ -28,8 +28,6 @@ class DemoBooking(Base):
               sqlite_where=text("seat IS NOT NULL"), postgresql_where=text("seat IS NOT NULL")),
         IDS_NEVER_REUSED,
     )
-    __mapper_args__ = {"eager_defaults": False}
-
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
     slot_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -43,12 +41,9 @@ class DemoBooking(Base):
     users: Mapped[int]
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="booked")
-    # The invitation's SEQUENCE, raised by every change (demo/manage.py), and when. Both take
-    # the database's defaults (migration 0012) and are loaded when used (the "changes" group):
-    # an INSERT or a listing neither writes nor reads them, as before that migration.
-    sequence: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True, deferred_group="changes")
-    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, server_default=text("NULL"), deferred=True,
-                                                        deferred_group="changes")
+    # The invitation's SEQUENCE, raised by every change (demo/manage.py), and when.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Who gives the demo (``demo.assignment``); none when no salesperson is set up.
     salesperson_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
 
