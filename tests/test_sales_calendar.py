@@ -21,6 +21,7 @@ from formhelpers import (
     inquiry_data,
     mailed_link,
     press_the_button,
+    send_outbox,
     signed_in_staff,
     slot_values,
     written_mails,
@@ -296,3 +297,21 @@ def test_an_erasure_removes_the_persons_demo_from_the_calendar(app, radicale, tm
             (None, "anna@iptor.com", True)]
         assert b"prospect" not in rows[0].message
     assert events(radicale, url) == {}
+
+
+def test_the_retention_purge_removes_old_demos_from_the_calendar(make_app, radicale, clock):
+    app = make_app(CLOCK=clock, CALENDAR_PRIVATE_HOSTS=True, RETENTION_DEMO_MONTHS=1)
+    url = radicale.new_calendar("anna")
+    salesperson(app, "anna@iptor.com", url)
+    book(app, "2026-12-01T08:00Z", "old.prospect@example.com")
+    kept = book(app, "2026-12-01T09:30Z", "new.prospect@example.com")
+    assert len(events(radicale, url)) == 2
+    clock.now = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)  # the first booking was made more than a month ago
+    with app.app_context():
+        db.session.get(Lead, db.session.get(DemoBooking, kept).lead_id).created_at = clock.now
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "purge"])
+    assert "demo leads: 1" in result.output, result.output
+    send_outbox(app)
+    assert list(events(radicale, url)) == [f"demo-{kept}@iptor.com"]
+

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from iptor_site.consent.models import CookieConsentEvent
 from iptor_site.core.audit import AuditEntry
+from iptor_site.demo import calendar_sync
 from iptor_site.demo.models import DemoBooking
 from iptor_site.leads.models import Lead, SpamSubmission
 from iptor_site.mail.models import OutboxMessage
@@ -100,6 +101,7 @@ def purge(session: Session, now: datetime) -> dict[str, int]:
         mails = session.execute(select(OutboxMessage.id, OutboxMessage.message)
                                 .where(OutboxMessage.lead_id.in_(ids))).all()
         erasure.remove_mail_files([tuple(row) for row in mails])
+        calendar_sync.leads_erased(session, ids)  # their demo events leave the salespeople's calendars
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids))):
             session.delete(lead)  # cascades to the booking or request, consent and mail
         counts[kind] = len(ids)
