@@ -46,6 +46,17 @@ def test_every_page_has_a_file_per_locale_and_nothing_is_wrong_with_them():
     assert problems(CONTENT) == []
 
 
+@pytest.mark.parametrize("libyaml", [True, False])
+def test_the_library_holds_each_file_as_pyyaml_reads_it_with_or_without_libyaml(monkeypatch, libyaml):
+    if libyaml and not yaml.__with_libyaml__:
+        pytest.skip("this PyYAML was built without libyaml")
+    monkeypatch.setattr(yaml, "__with_libyaml__", libyaml)
+    library = ContentLibrary(CONTENT)
+    for page in PAGES:
+        for locale in LOCALES:
+            assert library.page(page, locale) == load(page, locale)
+
+
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("locale", TRANSLATED)
 def test_every_locale_has_the_same_sections_and_keys_as_english(page, locale):
