@@ -139,6 +139,16 @@ def test_a_calendar_on_a_local_or_private_host_or_without_https_is_refused(app, 
         assert db.session.scalars(select(SalesProfile.calendar_url)).one() is None
 
 
+def test_a_calendar_or_meeting_link_with_an_impossible_port_is_refused(app):
+    salesperson(app, "anna@iptor.com")
+    result = cli(app, "staff", "calendar", "anna@iptor.com", "--url", "https://cal.example.com:99999/anna/",
+                 "--password-stdin", stdin="secret\n")
+    assert result.exit_code != 0 and "impossible port" in result.output
+    result = cli(app, "staff", "hours", "anna@iptor.com", "mon-fri 09:00-17:00",
+                 "--meeting-url", "https://meet.example.com:0x50/anna")
+    assert result.exit_code != 0 and "impossible port" in result.output
+
+
 def test_private_calendar_hosts_are_allowed_when_the_operator_says_so(make_app):
     app = make_app(CLOCK=lambda: MONDAY_NOON, CALENDAR_PRIVATE_HOSTS=True)
     salesperson(app, "anna@iptor.com")

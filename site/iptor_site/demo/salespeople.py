@@ -115,7 +115,11 @@ def salesperson(session: Session, email: str) -> StaffUser:
 def checked_url(value: str, what: str) -> str:
     value = (value or "").strip()
     parts = urlsplit(value)
-    if parts.scheme not in {"https", "http"} or not parts.netloc or any(c.isspace() for c in value) \
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise SalesError(f"the {what} has an impossible port, got {value!r}") from None
+    if parts.scheme not in {"https", "http"} or not parts.hostname or any(c.isspace() for c in value) \
             or len(value) > 500:
         raise SalesError(f"the {what} must be an http(s) address, got {value!r}")
     return value
@@ -156,7 +160,7 @@ def calendar_host_allowed(url: str) -> bool:
     parts = urlsplit(url)
     try:
         found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # no such host, or a port out of range
         return False
     return parts.scheme == "https" and bool(found) and not any(_private(info[4][0]) for info in found)
 

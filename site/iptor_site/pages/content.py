@@ -122,7 +122,8 @@ def problems(folder: Path) -> list[str]:
 
 
 def _read_all(folder: Path) -> tuple[dict, list[str]]:
-    """Every page's files by locale (pages with a problem left out), and the problems."""
+    """Every page's files by locale (a page with a missing or unreadable file left out),
+    and the problems."""
     pages, found = {}, []
     for page in PAGES:
         files = {loc: folder / page / f"{loc}.yaml" for loc in LOCALES}
