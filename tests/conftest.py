@@ -237,7 +237,9 @@ def client(app):
 def _push_request_context():
     """Replace pytest-flask's fixture of this name: it keeps one request context
     (and so one ``g``) open for the whole test, so that every test-client request
-    would share the locale Flask-Babel caches in ``g``. Each request gets its own."""
+    would share the locale Flask-Babel caches in ``g`` (pytest-dev/pytest-flask#187,
+    open), the database session closed at the end of an app context, and this app's
+    per-request flags. Each request gets its own contexts, as under a real server."""
     yield
 
 
