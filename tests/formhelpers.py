@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from email import message_from_bytes, policy
 
 from iptor_site.backoffice import accounts
@@ -109,3 +110,14 @@ def send_outbox(app) -> dict:
     """Send what is due in the outbox, as the worker (``flask outbox work``) does."""
     with app.app_context():
         return outbox.deliver(db.session, stop_on_failure=True)
+
+
+def at_once(target, count: int, timeout: float = 120) -> None:
+    """Run ``target(0)`` … ``target(count - 1)`` in threads started together, and wait
+    for all of them (the targets meet at a barrier of their own where timing matters)."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+

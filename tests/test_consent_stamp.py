@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from formhelpers import demo_data, inquiry_data, slot_values
+from formhelpers import at_once, demo_data, inquiry_data, slot_values
 from iptor_site.consent.models import GENESIS, link_hash, stamp_digest
 from iptor_site.consent.stamps import CONTENT
 from iptor_site.core import migrations
@@ -276,11 +276,7 @@ def test_concurrent_submissions_do_not_fork_the_chain(app):
         barrier.wait()
         statuses[n] = client.post("/en/privacy/inquiry", data=data).status_code
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(people)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(send, people)
     assert statuses == [303] * people
     links = chain(app)
     assert len(links) == people

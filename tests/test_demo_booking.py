@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from formhelpers import demo_data, mail_text, slot_values, written_mails
+from formhelpers import at_once, demo_data, mail_text, slot_values, written_mails
 from iptor_site.core.extensions import db
 from iptor_site.models import DemoBooking, Lead, OutboxMessage
 
@@ -188,11 +188,7 @@ def test_concurrent_bookings_of_one_slot_let_exactly_one_win(app, server):
         except urllib.error.HTTPError as exc:
             results[n] = (exc.code, exc.read().decode())
 
-    threads = [threading.Thread(target=book, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(book, contenders)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [303] + [409] * (contenders - 1)
@@ -227,11 +223,7 @@ def test_simultaneous_first_bookings_from_one_address_book_one_demo(app, server,
         except urllib.error.HTTPError as exc:  # a redirect, not followed
             results[n] = exc.code
 
-    threads = [threading.Thread(target=book, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(book, contenders)
 
     assert results == [303] * contenders  # every one gets the same answer
     assert count(app, DemoBooking) == 1

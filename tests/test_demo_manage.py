@@ -16,7 +16,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from formhelpers import csrf_token, demo_data, mail_text, signed_in_staff, written_mails
+from formhelpers import at_once, csrf_token, demo_data, mail_text, signed_in_staff, written_mails
 from iptor_site.core.extensions import db
 from iptor_site.demo import manage
 from iptor_site.mail import outbox
@@ -247,11 +247,7 @@ def _race(server, path, action, bodies):
         except urllib.error.HTTPError as exc:
             statuses[n] = exc.code
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(run, contenders)
     return statuses
 
 

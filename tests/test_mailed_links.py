@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from formhelpers import demo_data, inquiry_data, send_outbox, written_mails
+from formhelpers import at_once, demo_data, inquiry_data, send_outbox, written_mails
 from iptor_site.core import clock
 from iptor_site.core.extensions import db
 from iptor_site.core.requestlog import JsonFormatter
@@ -196,11 +196,7 @@ def burst(server: str, *paths: str, contenders: int = 10) -> list[tuple[int, str
         except urllib.error.HTTPError as exc:
             results[n] = (exc.code, exc.headers.get_content_type(), exc.read())
 
-    threads = [threading.Thread(target=press, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    at_once(press, contenders)
     assert None not in results
     return results
 

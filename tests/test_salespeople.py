@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from formhelpers import STAFF_PASSWORD, csrf_token, demo_data, signed_in_staff
+from formhelpers import STAFF_PASSWORD, at_once, csrf_token, demo_data, signed_in_staff
 from iptor_site.backoffice import accounts
 from iptor_site.core.extensions import db
 from iptor_site.core.settings import ConfigError
@@ -351,11 +351,7 @@ def test_a_race_for_one_slot_gives_each_salesperson_one_booking(app, server):
         except urllib.error.HTTPError as exc:
             results[n] = exc.code
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(attempt, contenders)
     assert sorted(results) == [303, 303] + [409] * (contenders - 2)
     with app.app_context():
         rows = db.session.execute(select(DemoBooking.salesperson_id, DemoBooking.slot_start, DemoBooking.seat)).all()

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 
-from formhelpers import inquiry_data, signed_in_staff
+from formhelpers import at_once, inquiry_data, signed_in_staff
 from iptor_site.backoffice import accounts
 from iptor_site.core.database import begin_writing
 from iptor_site.core.extensions import db
@@ -122,11 +122,7 @@ def test_concurrent_submissions_all_get_in(make_app):
         statuses[n] = clients[n].post("/en/privacy/inquiry", data=inquiry_data(
             pages[n], email=f"visitor{n}@example.com")).status_code
 
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(post, len(clients))
     assert sorted(statuses.values()) == [303] * len(clients)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == len(clients)
