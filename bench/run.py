@@ -254,10 +254,22 @@ http {{
                   f"{result['p99_ms']:>8.2f} {errors:>6} {ratios[0]:>9} {ratios[1]:>10}")
     print(f"\npeak RSS per site worker: {rss:.1f} MB")
 
-    counted = count_leads(env)
+    failures += stored_once(accepted, timeouts, count_leads(env), "the database")
+    shutil.rmtree(workdir, ignore_errors=True)
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("\nno errors, no lost or duplicated leads")
+    return 0
+
+
+def stored_once(accepted: dict, timeouts: dict, counted: dict, where: str) -> list[str]:
+    """Print what was accepted and stored; the failures where a POST answered as accepted
+    is missing or stored twice."""
     print(f"form POSTs answered as accepted: demo {accepted['demo']}, inquiry {accepted['inquiry']}")
-    print(f"in the database, each exactly once: demo {counted['demo']} ({counted['demo_distinct']} distinct), "
+    print(f"in {where}, each exactly once: demo {counted['demo']} ({counted['demo_distinct']} distinct), "
           f"inquiry {counted['inquiry']} ({counted['inquiry_distinct']} distinct)")
+    failures = []
     for kind in ("demo", "inquiry"):
         # A request wrk gave up on, or had in flight when it stopped, may still have been
         # stored: never fewer rows than answers, never a duplicate, never more than
@@ -266,12 +278,7 @@ http {{
                 and accepted[kind] <= counted[kind] <= accepted[kind] + timeouts[kind]):
             failures.append(f"{kind}: {accepted[kind]} accepted, {timeouts[kind]} unanswered at most, "
                             f"{counted[kind]} stored ({counted[f'{kind}_distinct']} distinct)")
-    shutil.rmtree(workdir, ignore_errors=True)
-    if failures:
-        print("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    print("\nno errors, no lost or duplicated leads")
-    return 0
+    return failures
 
 
 def count_leads(env: dict) -> dict:

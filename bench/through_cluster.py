@@ -137,14 +137,8 @@ def main() -> int:
                 target = f"{per_second:.0f} accepted/s (>= 100)"
             print(f"{case:28} {connections:>5} {name:>6} {result['rps']:>9.0f} {result['p50_ms']:>8.2f} "
                   f"{result['p99_ms']:>8.2f} {errors:>6} {target:>22}")
-    print(f"\nform POSTs answered as accepted: demo {accepted['demo']}, inquiry {accepted['inquiry']}")
-    print(f"in PostgreSQL, each exactly once: demo {counted['demo']} ({counted['demo_distinct']} distinct), "
-          f"inquiry {counted['inquiry']} ({counted['inquiry_distinct']} distinct)")
-    for kind in ("demo", "inquiry"):
-        if not (counted[kind] == counted[f"{kind}_distinct"]
-                and accepted[kind] <= counted[kind] <= accepted[kind] + timeouts[kind]):
-            failures.append(f"{kind}: {accepted[kind]} accepted, {timeouts[kind]} unanswered at most, "
-                            f"{counted[kind]} stored ({counted[f'{kind}_distinct']} distinct)")
+    print()
+    failures += run.stored_once(accepted, timeouts, counted, "PostgreSQL")
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))
         return 1
