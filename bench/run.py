@@ -41,8 +41,8 @@ def free_port() -> int:
 
 
 def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
             return

@@ -134,12 +134,12 @@ def test_lead_is_stored_when_the_smtp_server_is_down(make_app, smtp_server, rest
 
 
 def test_failed_sends_back_off_further_each_time(make_app):
-    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=1, SMTP_TIMEOUT=1)  # nothing listens on port 1
+    app = make_app(CLOCK=lambda: NOW, SMTP_HOST="127.0.0.1", SMTP_PORT=1, SMTP_TIMEOUT=1)  # nothing listens on port 1
     with app.test_request_context("/en/"):
         msg = messages.build_message(to_name="A", to_address="a@example.com", subject="S", body="B", locale="en")
         row = db.session.get(OutboxMessage, outbox.enqueue(db.session, msg, kind="test", lead_id=None))
         db.session.commit()
-        moment = datetime.now(UTC)
+        moment = NOW
         waits = []
         for _ in range(4):
             assert outbox.deliver(db.session, now=moment) == {"sent": 0, "failed": 1}

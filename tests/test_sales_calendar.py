@@ -265,7 +265,7 @@ def test_an_unreachable_calendar_loses_no_booking(app, radicale):
 
     radicale.start()
     with app.app_context():
-        assert outbox.deliver(db.session, now=datetime.now(UTC) + timedelta(minutes=2)) == {"sent": 1, "failed": 0}
+        assert outbox.deliver(db.session, now=MONDAY_NOON + timedelta(minutes=2)) == {"sent": 1, "failed": 0}
         assert calendar_sync.pending(db.session, [lead_id]) == set()
     assert list(events(radicale, url)) == [f"demo-{booking_id}@iptor.com"]
     assert "not yet in a calendar" not in sales.get(f"/admin/bookings/{booking_id}").text

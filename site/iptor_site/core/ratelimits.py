@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 from collections.abc import Callable
 
 from flask import current_app, request
@@ -21,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from iptor_site.core.clock import epoch_seconds
 from iptor_site.core.database import WRITE_LOCK, current_engine
 from iptor_site.core.models import Base
 from iptor_site.core.settings import derive_key
@@ -37,7 +37,7 @@ class RateLimitCounter(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
-    #: Seconds since the epoch (time.time(), as the limits library counts).
+    #: Seconds since the epoch (``core.clock.epoch_seconds``, as the limits library counts).
     expires_at: Mapped[float] = mapped_column(Double, index=True)
 
 
@@ -105,7 +105,7 @@ class DatabaseStorage(Storage):
     STORAGE_SCHEME = ["database"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, *,
-                 engine: Engine | None = None, clock: Callable[[], float] = time.time, **options):
+                 engine: Engine | None = None, clock: Callable[[], float] = epoch_seconds, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._engine = engine
         self.clock = clock
