@@ -3,7 +3,7 @@
     make screenshots         (or: .venv/bin/python scripts/screenshots.py [OUT])
 
 Serves the site from a throw-away SQLite database on a loopback port, then drives
-headless Chromium (Playwright, launched as tests/test_browser.py does) through every
+headless Chromium (Playwright, launched as tests/site_wide/test_browser.py does) through every
 public page in every locale at 390 px and 1366 px wide, in the light and the dark theme,
 writing ``<locale>-<page>-<width>[-dark].png`` into OUT (default ``screenshots/``,
 git-ignored). With the tags configured, ``<locale>-landing-390-banner.png`` shows the

@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
+from checkers import AXE, VNU
 from iptor_site import create_app
 from iptor_site.core import migrations
 from iptor_site.core.database import normalize_url
@@ -34,13 +36,33 @@ TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 class ClosingClient(FlaskClient):
     """Closes each response as a WSGI server does once it is sent, then does what the
     outbox worker would do next (send what is due), so both have happened when a test
-    looks. The request itself never sends mail (tests/test_mail.py)."""
+    looks. The request itself never sends mail (tests/mail/test_mail.py)."""
 
     def open(self, *args, **kwargs):
         kwargs.setdefault("buffered", True)
         response = super().open(*args, **kwargs)
         mail_cli.send_due(self.application)
         return response
+
+class SharedTemplateCache(BytecodeCache):
+    """Jinja's compiled templates, kept for every app of the test run: each test builds an
+    app of its own, whose template environment would otherwise compile every template it
+    renders again (two thirds of a short test's time). Jinja checks each template's source
+    checksum before using what is kept, so an edited template is compiled anew."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedTemplateCache()
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -138,13 +160,14 @@ def make_app(tmp_path, database_url):
             "MAIL_DIR": str(tmp_path / "mail"),
             "FORM_MIN_FILL_SECONDS": 0,
             # Bookable from tomorrow morning, as the tests' calendars were written; tests of the
-            # notice period (tests/test_demo_picker.py) set it.
+            # notice period (tests/demo/test_demo_picker.py) set it.
             "DEMO_MIN_NOTICE_HOURS": 0,
             "RATELIMIT_FORM_PER_IP": "1000 per hour",
             "RATELIMIT_FORM_PER_EMAIL": "1000 per hour",
         }
         config.update(overrides)
         app = create_app(config)
+        app.jinja_env.bytecode_cache = TEMPLATE_CACHE
         app.test_client_class = ClosingClient
         apps.append(app)
         return app
@@ -294,3 +317,34 @@ def restart_smtp():
     yield _restart
     for controller in started:
         controller.stop()
+
+
+@pytest.fixture(scope="session")
+def axe_source():
+    """axe-core's script, from `npm ci`; skipped where it is missing, except in CI."""
+    if not AXE.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("axe-core is missing: run `npm ci`")
+        pytest.skip("axe-core is missing: run `npm ci`")
+    return AXE.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def vnu():
+    """The Nu Html Checker's command line; skipped without Java or `npm ci`, except in CI."""
+    java = shutil.which("java")
+    if not (java and VNU.exists()):
+        reason = "the Nu Html Checker needs Java (apt-get install default-jre-headless) and `npm ci`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return [java, "-Xss4m", "-jar", str(VNU)]
+
+
+def pytest_collection_modifyitems(items):
+    """Browser and Java tests are slow by nature: mark them so that `-m "not slow"` leaves
+    them out with the other slow tests (servers, threads, subprocesses), which carry the
+    marker themselves."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("java"):
+            item.add_marker(pytest.mark.slow)

@@ -34,12 +34,6 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 AREAS = {"sales": {"sales", "admin"}, "privacy": {"privacy", "admin"}, "admin": {"admin"}}
 
 
-def request_target(inquiry: PrivacyInquiry) -> str:
-    """How the audit log names a privacy request: its public reference, which nothing else
-    ever gets, and its id (never handed out twice either, migration 0011)."""
-    return f"request {inquiry.reference} (#{inquiry.id})"
-
-
 def create_staff(session: Session, email: str, password: str, role: str, now: datetime) -> StaffUser:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")

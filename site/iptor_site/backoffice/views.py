@@ -246,7 +246,7 @@ def privacy_request(request_id: int):
     row = _get_or_404(PrivacyInquiry, request_id)
     tokens = db.session.scalars(select(RequestToken).where(RequestToken.inquiry_id == row.id)
                                 .order_by(RequestToken.id)).all()
-    _audit("view-request", accounts.request_target(row))
+    _audit("view-request", row.audit_target)
     db.session.commit()
     return render_template("backoffice/request.html", row=row, tokens=tokens, today=clock.now().date(),
                            open=lifecycle.OPEN, others=lifecycle.same_address(db.session, row))
@@ -286,7 +286,7 @@ def request_action(request_id: int):
     if template:
         msg = people.person_message(row.lead, template, subject, inquiry=row, reason=reason)
         outbox.enqueue(db.session, msg, kind=f"request-{action}", lead_id=row.lead_id)
-    _audit(f"request-{action}", accounts.request_target(row), reason or None)
+    _audit(f"request-{action}", row.audit_target, reason or None)
     db.session.commit()
     flash(f"Request #{row.id}: {action} done; the person has been told.")
     return redirect(url_for(".privacy_request", request_id=row.id), 303)

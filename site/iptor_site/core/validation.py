@@ -106,3 +106,20 @@ def _find_undecodable_fields() -> None:
 def init_app(app: Flask) -> None:
     """Register the encoding check; it must run before any hook that reads the form."""
     app.before_request(_find_undecodable_fields)
+
+
+def parse_users(raw: str | None) -> tuple[int | None, bool]:
+    """Read the estimator's user count: ``(value, valid)``.
+
+    An empty field is valid and yields no estimate; anything but a whole
+    number from 1 to ESTIMATOR_MAX_USERS is invalid.
+    """
+    if raw is None or not raw.strip():
+        return None, True
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None, False
+    value = int(text)
+    if not 1 <= value <= current_app.config["ESTIMATOR_MAX_USERS"]:
+        return None, False
+    return value, True

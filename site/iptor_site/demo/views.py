@@ -23,12 +23,12 @@ from wtforms import SelectChoice
 from iptor_site.core.extensions import csrf, db, limiter
 from iptor_site.core.locales import valid_time_zone
 from iptor_site.core.ratelimits import per_email, per_ip
+from iptor_site.core.validation import parse_users
 from iptor_site.demo import assignment, bookings, manage, picker, slots
 from iptor_site.demo.forms import MAX_USERS, DemoForm
 from iptor_site.leads import antispam, submission
 from iptor_site.leads.forms import country_choices
 from iptor_site.legal.documents import privacy_version
-from iptor_site.pages.pricing import parse_users
 
 bp = Blueprint("forms", __name__, url_prefix="/<locale:lang>")
 

@@ -53,23 +53,6 @@ def estimate(users: int) -> Estimate:
     return Estimate(users, price, per_month, per_month * months, months)
 
 
-def parse_users(raw: str | None) -> tuple[int | None, bool]:
-    """Read the estimator's user count: ``(value, valid)``.
-
-    An empty field is valid and yields no estimate; anything but a whole
-    number from 1 to ESTIMATOR_MAX_USERS is invalid.
-    """
-    if raw is None or not raw.strip():
-        return None, True
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        return None, False
-    value = int(text)
-    if not 1 <= value <= current_app.config["ESTIMATOR_MAX_USERS"]:
-        return None, False
-    return value, True
-
-
 #: What the estimator says about a number of users it cannot estimate, by kind of problem.
 USERS_PROBLEMS = {
     "empty": _l("Enter the number of users."),

@@ -7,7 +7,6 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from iptor_site.backoffice import accounts
 from iptor_site.core import audit, clock, scrubbing
 from iptor_site.core.extensions import db
 from iptor_site.core.staff import StaffUser
@@ -52,7 +51,7 @@ def extend_command(number: int, months: int, reason: str, actor: str) -> None:
         lifecycle.extend(db.session, inquiry, months=months, reason=reason, actor=staff.email, now=now)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    audit.audit(db.session, staff.email, "request-extend", accounts.request_target(inquiry),
+    audit.audit(db.session, staff.email, "request-extend", inquiry.audit_target,
                      f"{reason.strip()} (command line; now due {inquiry.due_on.isoformat()})", now=now)
     db.session.commit()  # the notice to the person leaves with the outbox worker
     click.echo(f"#{number} ({inquiry.reference}) now due {inquiry.due_on}")

@@ -77,7 +77,7 @@ class PrivacyInquiry(Base):
     __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    # What the person sees instead of the id: random, with a check symbol (dsr.new_reference),
+    # What the person sees instead of the id: random, with a check symbol (references.new_reference),
     # so it says nothing about how many requests there are.
     reference: Mapped[str] = mapped_column(String(16), unique=True, default=lambda: _new_reference())
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
@@ -96,6 +96,12 @@ class PrivacyInquiry(Base):
     lead: Mapped[Lead] = relationship(back_populates="inquiry")
     history = relationship("RequestStatusChange", back_populates="inquiry", cascade="all, delete-orphan",
                            passive_deletes=True, order_by="RequestStatusChange.id")
+
+    @property
+    def audit_target(self) -> str:
+        """How the audit log names this request: its public reference, which nothing else
+        ever gets, and its id (never handed out twice either, migration 0011)."""
+        return f"request {self.reference} (#{self.id})"
 
 
 def _new_reference() -> str:

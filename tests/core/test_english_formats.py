@@ -17,6 +17,7 @@ def slot_labels(page: str) -> list[str]:
     return re.findall(r'<input type="radio" name="slot" id="[^"]+" value="[0-9T:Z-]+"[^>]*><label for="[^"]+">([^<]+)</label>', page)
 
 
+@pytest.mark.slow
 def test_english_demo_slots_use_the_24_hour_clock_and_the_day_before_the_month(make_app):
     client = make_app(CLOCK=lambda: NOW).test_client()
     page = client.get("/en/demo?tz=Europe/Berlin").text

@@ -68,6 +68,7 @@ def book(app, lang="en", **overrides):
 
 # --- 1. a second request of the same type is kept, with its own details and stamp -----------
 
+@pytest.mark.slow
 def test_a_second_request_of_the_same_type_is_kept_with_its_details_name_and_stamp(app, client, tmp_path):
     file_request(client, request_type="rectification", details="My surname is misspelt.")
     second = file_request(app.test_client(), request_type="rectification", name="Camille M.",
@@ -123,6 +124,7 @@ def _submit_and_read(app, **fields):
     return response, page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("request_type", ["erasure", "complaint"])
 def test_the_received_page_is_the_same_whether_the_address_is_new_or_known(make_app, clock, second_database_url,
                                                                             request_type):
@@ -187,6 +189,7 @@ def _marketing_lead_exported_and_booked(app):
     assert ADDRESS in sales.get("/admin/leads.csv").text
 
 
+@pytest.mark.slow
 def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_it(app, client, tmp_path, clock):
     _marketing_lead_exported_and_booked(app)
     clock.now = NOW + timedelta(days=1)
@@ -238,6 +241,7 @@ def test_community_erasure_reaches_the_team_and_stays_open_until_staff_complete_
     assert to(last) == ADDRESS and reference in mail_text(last) and "Forum profile deleted." in mail_text(last)
 
 
+@pytest.mark.slow
 def test_every_erasure_tells_the_team_of_copies_outside_the_site(app, client, tmp_path):
     _marketing_lead_exported_and_booked(app)
     file_request(client, lang="de", request_type="erasure")
@@ -272,6 +276,7 @@ def test_an_erasure_with_nothing_outside_the_site_says_so(app, client, tmp_path)
 
 # --- 4. restriction and objection hold for the person --------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("request_type", ["objection", "restriction"])
 def test_a_verified_objection_keeps_later_leads_out_of_the_marketing_export(app, client, tmp_path, request_type):
     file_request(client, request_type=request_type, details="No marketing use, please.")
@@ -372,6 +377,7 @@ def test_the_command_line_extension_is_audited_with_the_staff_member(app, tmp_pa
     assert to(notice) == ADDRESS and reference in mail_text(notice)
 
 
+@pytest.mark.slow
 def test_an_extension_is_refused_once_the_due_date_has_passed(app, tmp_path, clock):
     _verified_complaint(app, tmp_path)
     with app.app_context():

@@ -22,7 +22,7 @@ from iptor_site.mail import messages, outbox
 from iptor_site.models import Lead, OutboxMessage
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
-#: A booking also queues its reminders, due before the demo (tests/test_demo_manage.py); these tests
+#: A booking also queues its reminders, due before the demo (tests/demo/test_demo_manage.py); these tests
 #: are about the mail sent at once.
 NOT_REMINDER = OutboxMessage.kind.not_like("demo-reminder%")
 
@@ -280,6 +280,7 @@ def test_a_message_that_cannot_be_built_fails_alone_and_backs_off(make_app, monk
         assert team.sent_at is not None
 
 
+@pytest.mark.slow
 def test_the_worker_holds_no_transaction_while_sending(make_app, monkeypatch):
     """Mail is built from a transaction that only read and has ended, and sent with no
     transaction open; a batch is claimed in one write and its outcomes written in one more."""
@@ -324,6 +325,7 @@ WORDS = st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "
                              lambda text: len(text) <= 120)  # the forms' longest name
 
 
+@pytest.mark.slow
 @given(subject=WORDS, name=WORDS)
 @settings(max_examples=300, deadline=None)
 def test_headers_are_encoded_for_smtp_and_read_back_as_written(subject, name):

@@ -198,6 +198,7 @@ def test_move_refuses_times_not_offered_with_a_localized_error(app, client, tmp_
     assert booking_row(app).sequence == 0
 
 
+@pytest.mark.slow
 def test_move_to_a_time_taken_meanwhile_is_refused(app, client, tmp_path):
     book(client)
     path = manage_path(mails_to(tmp_path, "anna.schmidt@example.com")[0])
@@ -376,6 +377,7 @@ def test_a_cancellation_in_the_back_office_cancels_the_reminders_and_sends_a_can
     assert (str(calendar["METHOD"]), event["SEQUENCE"], str(event["UID"])) == ("CANCEL", 1, "demo-1@iptor.com")
 
 
+@pytest.mark.slow
 def test_two_staff_cancelling_at_once_cancel_and_mail_once(app, client, clock, tmp_path):
     book(client)
     pages = []

@@ -567,7 +567,7 @@ def gunicorn_site(database_url, tmp_path):
         "RATELIMIT_FORM_PER_EMAIL": "5 per hour", "RATELIMIT_FORM_PER_IP": "20 per hour",
         "WEB_CONCURRENCY": "5", "MAX_REQUESTS": "1", "BIND": f"127.0.0.1:{port}",
     })
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen([Path(sys.executable).parent / "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                               cwd=root, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -589,6 +589,7 @@ def gunicorn_site(database_url, tmp_path):
         log.close()
 
 
+@pytest.mark.slow
 def test_the_per_address_limit_holds_across_gunicorn_workers(gunicorn_site):
     """Eight submissions for one address, each served by another worker process: exactly
     the documented five get through (today each worker counted on its own: all eight)."""

@@ -165,6 +165,7 @@ def execute(app, statement, params=None):
         db.session.commit()
 
 
+@pytest.mark.slow
 def test_the_migration_keeps_every_row_trigger_and_index_and_counts_on(make_app, empty_database_url, tmp_path):
     app = make_app(DATABASE_URL=empty_database_url, CLOCK=lambda: NOW)
     with app.app_context():

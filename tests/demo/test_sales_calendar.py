@@ -149,6 +149,7 @@ def events(radicale, url) -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow
 def test_busy_events_hide_the_times_they_cover(app, radicale):
     calendar = radicale.new_calendar("anna")
     salesperson(app, "anna@iptor.com", calendar)
@@ -170,6 +171,7 @@ def test_busy_events_hide_the_times_they_cover(app, radicale):
     assert [v for v in values if v.startswith("2026-12-03")] == []
 
 
+@pytest.mark.slow
 def test_a_reading_is_kept_for_a_minute(app, radicale, monkeypatch):
     url = radicale.new_calendar("anna")
     salesperson(app, "anna@iptor.com", url)
@@ -184,6 +186,7 @@ def test_a_reading_is_kept_for_a_minute(app, radicale, monkeypatch):
     assert "2026-12-01T08:00Z" not in offered(app)
 
 
+@pytest.mark.slow
 def test_a_booking_becomes_an_event_in_the_salespersons_calendar(app, radicale):
     url = radicale.new_calendar("anna")
     anna = salesperson(app, "anna@iptor.com", url, meeting_url="https://meet.example.com/anna")
@@ -206,6 +209,7 @@ def test_a_booking_becomes_an_event_in_the_salespersons_calendar(app, radicale):
     assert "2026-12-01T08:00Z" not in offered(app) and "2026-12-01T09:30Z" in offered(app)
 
 
+@pytest.mark.slow
 def test_moving_and_reassigning_a_booking_moves_its_event(app, radicale):
     anna_url, bert_url = radicale.new_calendar("anna"), radicale.new_calendar("bert")
     salesperson(app, "anna@iptor.com", anna_url)
@@ -230,6 +234,7 @@ def test_moving_and_reassigning_a_booking_moves_its_event(app, radicale):
     assert list(events(radicale, bert_url)) == [uid]
 
 
+@pytest.mark.slow
 def test_cancelling_removes_the_event(app, radicale):
     url = radicale.new_calendar("anna")
     salesperson(app, "anna@iptor.com", url)
@@ -244,6 +249,7 @@ def test_cancelling_removes_the_event(app, radicale):
     assert "2026-12-01T08:00Z" in offered(app)
 
 
+@pytest.mark.slow
 def test_an_unreachable_calendar_loses_no_booking(app, radicale):
     url = radicale.new_calendar("anna")
     salesperson(app, "anna@iptor.com", url)
@@ -271,6 +277,7 @@ def test_an_unreachable_calendar_loses_no_booking(app, radicale):
     assert "not yet in a calendar" not in sales.get(f"/admin/bookings/{booking_id}").text
 
 
+@pytest.mark.slow
 def test_an_unreadable_calendar_offers_its_owner_for_nothing(app, radicale):
     salesperson(app, "anna@iptor.com", radicale.new_calendar("anna"), hours="tue 09:00-12:00")
     radicale.stop()
@@ -279,6 +286,7 @@ def test_an_unreadable_calendar_offers_its_owner_for_nothing(app, radicale):
     assert offered(app) == []
 
 
+@pytest.mark.slow
 def test_an_erasure_removes_the_persons_demo_from_the_calendar(app, radicale, tmp_path):
     url = radicale.new_calendar("anna")
     salesperson(app, "anna@iptor.com", url)
@@ -299,6 +307,7 @@ def test_an_erasure_removes_the_persons_demo_from_the_calendar(app, radicale, tm
     assert events(radicale, url) == {}
 
 
+@pytest.mark.slow
 def test_the_retention_purge_removes_old_demos_from_the_calendar(make_app, radicale, clock):
     app = make_app(CLOCK=clock, CALENDAR_PRIVATE_HOSTS=True, RETENTION_DEMO_MONTHS=1)
     url = radicale.new_calendar("anna")

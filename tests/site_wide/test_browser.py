@@ -130,7 +130,7 @@ def test_book_a_demo_in_german(browser, server, app):
     assert page.locator("#tz").input_value() == "Europe/Vienna"
     assert page.locator("#users").input_value() == "40"
 
-    # The calendar (tests/test_demo_picker_browser.py): a day, then one of its times.
+    # The calendar (tests/demo/test_demo_picker_browser.py): a day, then one of its times.
     page.locator(".slot-day-button:not([aria-disabled])").first.click()
     page.locator(".slot-time-button").nth(2).click()
     chosen = page.locator('input[type="hidden"][name="slot"]').input_value()

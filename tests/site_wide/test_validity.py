@@ -1,35 +1,18 @@
 """Every page and form state, in every locale, passes the Nu Html Checker without errors."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from iptor_site.core.settings import PROJECT_ROOT
 from pagestates import TRACKING, all_states, link_states
 
 pytestmark = pytest.mark.java
 
-VNU = PROJECT_ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
-
-
 @pytest.fixture
 def app(make_app):
     return make_app(**TRACKING)
-
-
-@pytest.fixture(scope="module")
-def vnu():
-    java = shutil.which("java")
-    if not (java and VNU.exists()):
-        reason = "the Nu Html Checker needs Java (apt-get install default-jre-headless) and `npm ci`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return [java, "-Xss4m", "-jar", str(VNU)]
 
 
 def test_every_page_is_valid_html(vnu, client, tmp_path):

@@ -84,6 +84,7 @@ def test_two_senders_claiming_at_once_send_each_message_once(make_app, tmp_path)
     assert set(sent.values()) == {1}
 
 
+@pytest.mark.slow
 def test_the_worker_sends_what_is_due_and_stops_on_sigterm(make_app, database_url, tmp_path):
     app = make_app()
     queue(app, 3)

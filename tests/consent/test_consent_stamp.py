@@ -264,6 +264,7 @@ def test_the_retention_purge_and_a_plain_delete_leave_tombstones_too(make_app, c
     assert verify(app)[1].startswith("OK: 2 consent stamps chained (2 erased)")
 
 
+@pytest.mark.slow
 def test_concurrent_submissions_do_not_fork_the_chain(app):
     people = 12
     barrier = threading.Barrier(people)

@@ -52,6 +52,7 @@ def check(app, client, url, data, field, value, stored_value):
             assert str(escape(text)) in page or text.replace("\r\n", "\n") in page or "\r" in text
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(field=st.sampled_from(DEMO_FIELDS), value=st.text(max_size=300))
 def test_any_text_in_any_demo_field(app, field, value):
@@ -69,6 +70,7 @@ def test_any_text_in_any_demo_field(app, field, value):
     check(app, client, "/en/demo", data, field, value, stored if field in {"name", "company", "message"} else None)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(field=st.sampled_from(INQUIRY_FIELDS), value=st.text(max_size=300))
 def test_any_text_in_any_inquiry_field(app, field, value):
@@ -99,6 +101,7 @@ MESSAGE = st.text(
 @SETTINGS
 @given(name=NAME, company=NAME.map(lambda s: s[:160]), message=MESSAGE, users=st.integers(1, 10_000),
        marketing=st.booleans(), local=st.from_regex(r"[a-z][a-z0-9._]{0,20}[a-z0-9]", fullmatch=True))
+@pytest.mark.slow
 def test_valid_demo_submissions_are_never_lost(app, name, company, message, users, marketing, local):
     client = app.test_client()
     page = client.get("/fr/demo").text

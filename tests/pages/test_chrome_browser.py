@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from checkers import axe_failures
 from iptor_site.core.locales import LOCALES
 from pagestates import TRACKING, all_states
-from test_accessibility import axe_failures, axe_source, serve  # noqa: F401 (axe_source is a fixture)
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -122,7 +122,7 @@ def test_on_a_phone_the_cookie_banner_is_a_bottom_sheet_of_at_most_30_percent(br
 
 
 @pytest.mark.parametrize("width", [390, 1366])
-def test_no_wcag_violations_in_the_dark_theme(browser, server, client, axe_source, width):  # noqa: F811
+def test_no_wcag_violations_in_the_dark_theme(browser, server, client, axe_source, width):
     states = all_states(client)
     context = browser.new_context(base_url=server, bypass_csp=True, color_scheme="dark",
                                   viewport={"width": width, "height": 900})

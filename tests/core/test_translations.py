@@ -195,6 +195,7 @@ def test_every_french_catalog_entry_has_no_break_spaces_before_high_punctuation(
     assert problems == []
 
 
+@pytest.mark.slow
 def test_every_french_page_and_form_state_has_no_break_spaces_before_high_punctuation(make_app):
     app = make_app(**TRACKING)
     client = app.test_client()

@@ -1,54 +1,17 @@
 """Every page and form state, in every locale, has no axe-core WCAG 2.1 A/AA violation."""
 
-import os
 
 import pytest
 
-from iptor_site.core.settings import PROJECT_ROOT
+from checkers import WCAG21_AA, axe_failures, serve
 from pagestates import TRACKING, all_states, link_states
 
 pytestmark = pytest.mark.browser
-AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
-WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture
 def app(make_app):
     return make_app(**TRACKING)
-
-
-@pytest.fixture(scope="module")
-def axe_source():
-    if not AXE.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("axe-core is missing: run `npm ci`")
-        pytest.skip("axe-core is missing: run `npm ci`")
-    return AXE.read_text("utf-8")
-
-
-def serve(html):
-    def handler(route):
-        route.fulfill(body=html, content_type="text/html; charset=utf-8")
-
-    return handler
-
-
-def axe_failures(page, server, states, axe_source, route="__state") -> list[str]:
-    """Each WCAG 2.1 A/AA violation axe finds in the page states (name → HTML), served
-    one by one under ``/<locale>/<route>/<n>``, as "state: rule: help — elements"."""
-    failures = []
-    for n, (name, html) in enumerate(states.items()):
-        url = f"{server}/{name.split('/', 1)[0]}/{route}/{n}"
-        page.route(url, serve(html))
-        page.goto(url)
-        page.add_script_tag(content=axe_source)
-        violations = page.evaluate(
-            "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
-            ".map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))",
-            WCAG21_AA,
-        )
-        failures += [f"{name}: {v}" for v in violations]
-    return failures
 
 
 @pytest.mark.parametrize("width", [390, 1366])

@@ -6,7 +6,10 @@ from pathlib import Path
 from iptor_site.core.settings import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "site" / "iptor_site"
-FEATURES = {"pages", "legal", "leads", "demo", "privacy_requests", "consent", "backoffice", "mail"}
+#: The packages from the top down, as README's picture draws them: a package may import
+#: the core and any package after it in this list, never one before it.
+LAYERS = ["backoffice", "pages", "privacy_requests", "demo", "leads", "consent", "mail", "legal", "core"]
+FEATURES = set(LAYERS) - {"core"}
 
 
 def module_name(path: Path) -> str:
@@ -104,6 +107,36 @@ def test_the_core_depends_on_no_feature_and_no_feature_on_a_view():
             if target.endswith(".views") and module not in {"iptor_site"}:
                 wrong.append(f"{module} -> {target}")
     assert wrong == []
+
+
+def upward_imports(edges: dict[str, set[str]], layers: list[str]) -> list[str]:
+    """Every import from a package to one listed above it (or to a package not listed at all).
+    ``iptor_site`` itself (``create_app``) and ``iptor_site.models`` stand above every layer."""
+    rank = {name: number for number, name in enumerate(layers)}
+    wrong = []
+    for module, targets in edges.items():
+        package = module.split(".")[1] if module.count(".") else None
+        if package is None or module == "iptor_site.models":
+            continue
+        for target in sorted(targets):
+            target_package = target.split(".")[1] if target.count(".") else None
+            if target_package == package:
+                continue
+            if package not in rank or target_package not in rank or rank[target_package] < rank[package]:
+                wrong.append(f"{module} -> {target}")
+    return wrong
+
+
+def test_the_layer_check_catches_an_import_that_points_up():
+    edges = {"iptor_site.demo.views": {"iptor_site.leads.models", "iptor_site.core.clock"},
+             "iptor_site.leads.models": {"iptor_site.demo.models"}}
+    assert upward_imports(edges, ["demo", "leads", "core"]) == ["iptor_site.leads.models -> iptor_site.demo.models"]
+    assert upward_imports({"iptor_site.newthing.x": {"iptor_site.core.y"}}, ["core"]) == [
+        "iptor_site.newthing.x -> iptor_site.core.y"]
+
+
+def test_every_import_points_down_the_layers():
+    assert upward_imports(graph(), LAYERS) == []
 
 
 def test_every_feature_is_a_package_of_its_own():

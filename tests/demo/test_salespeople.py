@@ -257,6 +257,7 @@ def test_a_deactivated_salesperson_gives_no_demos(app):
     (15, ["2026-12-01T09:30Z"]),  # 09:45 starts as the 09:00 demo ends: too close
     (0, ["2026-12-01T08:45Z", "2026-12-01T09:30Z"]),
 ])
+@pytest.mark.slow
 def test_the_buffer_keeps_a_salespersons_demos_apart(make_app, buffer, expected):
     app = make_app(CLOCK=lambda: MONDAY_NOON, DEMO_BUFFER_MINUTES=buffer)
     salesperson(app, "anna@iptor.com", "tue 09:00-11:15")
@@ -275,6 +276,7 @@ def test_a_time_nobody_is_free_for_is_refused(app):
 
 # --- who gets a booking ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bookings_go_round_by_fewest_upcoming_demos(app):
     anna = salesperson(app, "anna@iptor.com")
     bert = salesperson(app, "bert@iptor.com")
@@ -289,6 +291,7 @@ def test_bookings_go_round_by_fewest_upcoming_demos(app):
     assert "2026-12-01T10:15Z" in values
 
 
+@pytest.mark.slow
 def test_two_salespeople_take_two_bookings_of_one_slot(app):
     anna = salesperson(app, "anna@iptor.com")
     bert = salesperson(app, "bert@iptor.com")
@@ -328,6 +331,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@pytest.mark.slow
 def test_a_race_for_one_slot_gives_each_salesperson_one_booking(app, server):
     """Eight people book the same time at once; two salespeople are free then: exactly two
     bookings, one each, never one salesperson twice (on SQLite and PostgreSQL alike)."""
@@ -363,6 +367,7 @@ def test_a_race_for_one_slot_gives_each_salesperson_one_booking(app, server):
 
 # --- the back-office ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_week_view_shows_each_salespersons_demos_in_the_viewers_zone(app):
     anna = salesperson(app, "anna@iptor.com")
     salesperson(app, "bert@iptor.com")
@@ -403,6 +408,7 @@ def test_a_bad_week_or_zone_falls_back(app):
     assert page.status_code == 200 and "Demos, week of 2026-11-30" in page.text and "(Europe/Stockholm)" in page.text
 
 
+@pytest.mark.slow
 def test_salespeople_edit_their_own_settings_and_admins_everyones(app):
     anna = salesperson(app, "anna@iptor.com")
     bert = salesperson(app, "bert@iptor.com")

@@ -80,6 +80,7 @@ WORD = st.tuples(LETTERS, st.text(alphabet=st.one_of(LETTERS, MARKS), max_size=1
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(words=st.lists(st.tuples(WORD, st.sampled_from(["", ZWNJ, ZWJ]), WORD), min_size=1, max_size=3))
 def test_names_from_every_script_with_joiners_inside_words_are_accepted(app, words):
     name = " ".join(f"{left}{joiner}{right}" for left, joiner, right in words)[:120]

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DatabaseError
 
+from checkers import VNU
 from formhelpers import demo_data, inquiry_data, mailed_link, press_the_button, written_mails
 from iptor_site.core import scrubbing
 from iptor_site.core.extensions import db
@@ -31,7 +32,6 @@ from iptor_site.models import (
 )
 from iptor_site.privacy_requests import data_export, retention
 from iptor_site.privacy_requests.export_page import Formatter
-from test_validity import VNU
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 ADDRESS = "vic.case@example.com"

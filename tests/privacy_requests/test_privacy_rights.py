@@ -79,6 +79,7 @@ def test_verification_needs_the_csrf_token(app, client, tmp_path):
     assert inquiry_state(app)[0] == "awaiting_verification"
 
 
+@pytest.mark.slow
 def test_expired_links_offer_a_new_one(app, client, tmp_path, clock):
     file_request(client, request_type="objection", details="Stop profiling me.")
     old = mailed_link(written_mails(tmp_path)[0], "verify")
@@ -233,7 +234,7 @@ def test_erasure_deletes_everything_and_leaves_no_readable_trace(app, client, tm
 
 def _no_upcoming_demo(app):
     """Cancel the address's demo: an address with an upcoming demo books no second one
-    (tests/test_demo_manage.py), and these tests need a new lead per submission."""
+    (tests/demo/test_demo_manage.py), and these tests need a new lead per submission."""
     with app.app_context():
         db.session.execute(text("UPDATE demo_bookings SET status = 'cancelled', seat = NULL"))
         db.session.commit()

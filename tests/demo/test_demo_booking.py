@@ -94,7 +94,7 @@ def test_booking_redirects_to_a_confirmation_with_a_calendar_file(app, client, t
     assert response.headers["Location"] == "/de/demo/booked"
 
     confirmation = client.get("/de/demo/booked").text
-    assert "Bitte prüfen Sie Ihre E-Mails" in confirmation  # the details go by mail (tests/test_demo_manage.py)
+    assert "Bitte prüfen Sie Ihre E-Mails" in confirmation  # the details go by mail (tests/demo/test_demo_manage.py)
 
     # The confirmation mail: the time in Tokyo (UTC+9), with the calendar invitation.
     sent = {msg["Subject"]: msg for msg in written_mails(tmp_path)}
@@ -168,6 +168,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@pytest.mark.slow
 def test_concurrent_bookings_of_one_slot_let_exactly_one_win(app, server):
     contenders = 8
     barrier = threading.Barrier(contenders)
@@ -205,6 +206,7 @@ def test_concurrent_bookings_of_one_slot_let_exactly_one_win(app, server):
     assert count(app, OutboxMessage) == 3
 
 
+@pytest.mark.slow
 def test_simultaneous_first_bookings_from_one_address_book_one_demo(app, server, tmp_path):
     """Each asks for another time, so only the one-demo-per-address rule can stop them."""
     contenders = 6

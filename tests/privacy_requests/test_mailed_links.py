@@ -327,6 +327,7 @@ def test_the_export_command_links_on_site_url(make_app):
 
 # --- 4. the request log holds routes, never tokens ------------------------------------------------
 
+@pytest.mark.slow
 def test_the_request_log_holds_routes_and_statuses_never_a_token(clocked_app, clock, tmp_path, caplog, monkeypatch):
     app, client = clocked_app, clocked_app.test_client()
     minted = []
