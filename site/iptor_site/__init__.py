@@ -7,6 +7,8 @@ from pathlib import Path
 from flask import Flask
 
 from iptor_site.backoffice import cli as backoffice_cli
+from iptor_site.backoffice import demo_views as backoffice_demo_views
+from iptor_site.backoffice import request_views as backoffice_request_views
 from iptor_site.backoffice import views as backoffice_views
 from iptor_site.consent import cli as consent_cli
 from iptor_site.consent import cookie_consent, stamps
@@ -83,7 +85,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     for commands in (translations, migrations, mail_cli, privacy_cli, backoffice_cli, consent_cli):
         commands.init_app(app)
     for blueprint in (pages_views.bp, pages_views.negotiation, company.bp, demo_views.bp, demo_manage_views.bp,
-                      privacy_views.bp, health.bp, consent_views.bp, backoffice_views.bp):
+                      privacy_views.bp, health.bp, consent_views.bp, backoffice_views.bp, backoffice_demo_views.bp,
+                      backoffice_request_views.bp):
         app.register_blueprint(blueprint)
     brand.init_app(app)
     return app

@@ -136,7 +136,7 @@ def event_file(booking: DemoBooking, organizer: str, meeting_url: str | None) ->
         lines.append(f"Phone: {booking.phone}")
     if booking.message:
         lines.append(f"Message: {booking.message}")
-    lines.append(f"Back-office: {public_url('admin.booking', booking_id=booking.id)}")
+    lines.append(f"Back-office: {public_url('admin_demos.booking', booking_id=booking.id)}")
     event.add("description", "\n".join(lines))
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
